@@ -1,0 +1,57 @@
+// What an engine sees of a request: the operation, the path relative to its mount, the
+// decoded body, who is asking (never their token), and the context it may use —
+// its storage view, the clock, randomness and the mount's TTL settings.
+#pragma once
+
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "backend/sdk/clock.h"
+#include "backend/sdk/random.h"
+#include "backend/sdk/storage.h"
+
+namespace leasefs::backend::sdk {
+
+// Vault's logical operations. HTTP GET is kRead (or kList with ?list=true), LIST is
+// kList, POST/PUT is kCreate or kUpdate (decided by the path's existence check), PATCH
+// is kPatch, DELETE is kDelete.
+enum class Operation { kRead, kList, kCreate, kUpdate, kPatch, kDelete };
+
+std::string_view operation_name(Operation op);  // "read", "list", ..., as Vault's audit log
+// The inverse; nullopt for an unknown name.
+std::optional<Operation> operation_from_name(std::string_view name);
+
+// Who is calling, as far as an engine may know (for username templates and metadata).
+struct Caller {
+  std::string display_name;  // e.g. "token", "approle"
+  std::string entity_id;
+  std::vector<std::string> policies;
+  std::map<std::string, std::string> metadata;
+  std::string remote_address;
+};
+
+// Effective TTL limits of the mount that handles the request (system defaults applied).
+struct MountLimits {
+  Duration default_lease_ttl{std::chrono::hours(768)};
+  Duration max_lease_ttl{std::chrono::hours(768)};
+};
+
+struct Request {
+  std::string id;           // request id (a UUID), the same in both audit entries
+  Operation operation = Operation::kRead;
+  std::string path;         // relative to the mount: "creds/readonly"
+  std::string mount_point;  // "database/"
+  // Body of the request; for reads and lists, the query parameters as strings.
+  nlohmann::json data = nlohmann::json::object();
+  Caller caller;
+  MountLimits limits;
+
+  // Context, set by the router before an engine sees the request. Never null there.
+  Storage* storage = nullptr;
+  const Clock* clock = nullptr;
+  Random* random = nullptr;
+};
+
+}  // namespace leasefs::backend::sdk

@@ -1,0 +1,76 @@
+// What an engine returns: data for the client, and optionally a secret to put under a
+// lease (SecretInfo) or an identity to turn into a token (AuthInfo). The core fills in
+// the lease id and token; engines never make either themselves.
+#pragma once
+
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "backend/sdk/clock.h"
+
+namespace leasefs::backend::sdk {
+
+// Asks the core to put the response's data under a lease.
+struct SecretInfo {
+  std::string type;                 // the engine's secret type that can renew/revoke it
+  nlohmann::json internal = nlohmann::json::object();  // kept for renew/revoke, never sent
+  Duration ttl{0};                  // wanted TTL; 0 = the mount's default
+  Duration max_ttl{0};              // the role's max; 0 = the mount's max
+  bool renewable = true;
+};
+
+// Asks the core to issue a token (auth methods' login paths).
+struct AuthInfo {
+  std::vector<std::string> policies;
+  std::map<std::string, std::string> metadata;
+  std::string display_name;
+  Duration ttl{0};
+  Duration max_ttl{0};
+  Duration explicit_max_ttl{0};
+  Duration period{0};
+  bool renewable = true;
+  int num_uses = 0;
+  bool no_default_policy = false;
+  nlohmann::json internal = nlohmann::json::object();  // kept for renew checks
+};
+
+// A body that is not Vault's JSON envelope: ssh/public_key (text), pki/crl (DER).
+struct RawBody {
+  int status = 200;
+  std::string content_type;
+  std::string body;
+};
+
+struct Response {
+  nlohmann::json data;  // null, or an object
+  std::optional<SecretInfo> secret;
+  std::optional<AuthInfo> auth;
+  std::vector<std::string> warnings;
+  std::optional<RawBody> raw;
+
+  static Response with_data(nlohmann::json data) {
+    Response r;
+    r.data = std::move(data);
+    return r;
+  }
+  // No content: HTTP 204.
+  static Response empty() { return Response{}; }
+  bool is_empty() const {
+    return data.is_null() && !secret && !auth && warnings.empty() && !raw;
+  }
+};
+
+// A lease as the engine that created it sees it, when asked to renew or revoke.
+struct LeaseInfo {
+  std::string lease_id;
+  std::string secret_type;
+  nlohmann::json internal = nlohmann::json::object();  // SecretInfo::internal, as stored
+  WallTime issue_time{};
+  WallTime expire_time{};
+  Duration increment{0};  // renew: the wanted new TTL from now (0 = default)
+};
+
+}  // namespace leasefs::backend::sdk
