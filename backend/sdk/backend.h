@@ -26,11 +26,11 @@ using ExistenceCheck = std::function<Result<bool>(Request&, const FieldData&)>;
 struct PathSpec {
   // "config", "roles/{name}", "creds/{name}", "data/{path*}", "metadata/{path*?}";
   // see path_pattern.h. The first spec whose pattern matches handles the request.
-  std::string pattern;
-  std::vector<FieldSpec> fields;
-  std::map<Operation, Handler> operations;
-  ExistenceCheck existence;  // empty: every POST/PUT is an update
-  std::string synopsis;
+  std::string pattern{};
+  std::vector<FieldSpec> fields{};
+  std::map<Operation, Handler> operations{};
+  ExistenceCheck existence{};  // empty: every POST/PUT is an update
+  std::string synopsis{};
 };
 
 struct SecretType {

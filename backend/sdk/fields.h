@@ -28,10 +28,10 @@ enum class FieldType {
 };
 
 struct FieldSpec {
-  std::string name;
+  std::string name{};
   FieldType type = FieldType::kString;
-  std::string description;
-  nlohmann::json default_value;  // null = none
+  std::string description{};
+  nlohmann::json default_value{};  // null = none
   bool required = false;
 };
 
