@@ -49,8 +49,12 @@ function(leasefs_test name)
   add_executable(${name} ${ARG_SOURCES})
   _leasefs_common(${name})
   target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gmock GTest::gtest_main)
+  # Where tests find committed fixtures and built binaries; the environment variables
+  # of the same names override these.
+  target_compile_definitions(${name} PRIVATE
+    LEASEFS_SOURCE_DIR_DEFAULT="${PROJECT_SOURCE_DIR}"
+    LEASEFS_BINARY_DIR_DEFAULT="${PROJECT_BINARY_DIR}")
   gtest_discover_tests(${name}
     PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT ${ARG_TIMEOUT}
-    ENVIRONMENT "LEASEFS_SOURCE_DIR=${PROJECT_SOURCE_DIR};LEASEFS_BINARY_DIR=${PROJECT_BINARY_DIR}"
     DISCOVERY_TIMEOUT 60)
 endfunction()

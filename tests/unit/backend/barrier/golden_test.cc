@@ -13,15 +13,13 @@
 #include "backend/barrier/value_format.h"
 #include "backend/sdk/encoding.h"
 #include "backend/storage/inmem_storage.h"
+#include "tests/support/process.h"
 #include "tests/support/storage_dump.h"
 
 namespace leasefs::backend::barrier {
 namespace {
 
-std::string golden_path() {
-  const char* src = std::getenv("LEASEFS_SOURCE_DIR");
-  return std::string(src ? src : ".") + "/tests/golden/barrier-v1.json";
-}
+std::string golden_path() { return leasefs::testing::source_dir() + "/tests/golden/barrier-v1.json"; }
 
 TEST(GoldenTest, UnsealsAndReadsTheCommittedStore) {
   std::ifstream in(golden_path());

@@ -1,0 +1,34 @@
+// The leasefs command: one binary with subcommands, like vault.
+#include <cstdio>
+
+#include "cli/cli.h"
+#include "leasefs_version.h"
+
+int main(int argc, char** argv) {
+  namespace cli = leasefs::cli;
+  CLI::App app{"leasefs: leased secrets as files, behind a Vault-compatible API", "leasefs"};
+  app.set_version_flag("--version", std::string("leasefs ") + LEASEFS_VERSION);
+  app.require_subcommand(1);
+  app.footer(
+      "Flags may be written Vault-style with one dash (-format=json). Environment:\n"
+      "LEASEFS_ADDR, LEASEFS_TOKEN, LEASEFS_CACERT (VAULT_* accepted when unset).");
+
+  int exit_code = cli::kExitOk;
+  cli::register_operator_commands(app, exit_code);
+  cli::register_status_command(app, exit_code);
+  cli::register_planned_commands(app, exit_code);
+  auto* version = app.add_subcommand("version", "Print the version");
+  version->callback([] { std::printf("leasefs %s\n", LEASEFS_VERSION); });
+
+  std::vector<std::string> args = cli::normalize_vault_flags(argc, argv);
+  std::vector<char*> raw;
+  for (auto& a : args) raw.push_back(a.data());
+  try {
+    app.parse(static_cast<int>(raw.size()), raw.data());
+  } catch (const CLI::ParseError& e) {
+    // --help and --version are "errors" with exit code 0.
+    int code = app.exit(e);
+    return code == 0 ? cli::kExitOk : cli::kExitUsage;
+  }
+  return exit_code;
+}
