@@ -1,0 +1,4 @@
+path "a" {
+  capabilities = ["read" "list"]
+  capabilites = ["reed"]
+  x = <<EOF
