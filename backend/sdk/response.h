@@ -50,6 +50,14 @@ struct Response {
   std::optional<AuthInfo> auth;
   std::vector<std::string> warnings;
   std::optional<RawBody> raw;
+  // A lease_duration to show without creating a lease (KV v1's "ttl" key): the core
+  // puts it in the envelope's lease_duration, leaves lease_id "" and renewable false,
+  // and registers nothing. Ignored when `secret` is set.
+  std::optional<Duration> advisory_ttl{};
+  // HTTP status of the envelope: 0 = default (200 with data, 204 without). Set when
+  // Vault answers with data or warnings and a non-2xx status, e.g. 404 with the
+  // version metadata for a deleted KV v2 version. Not used with `raw`.
+  int status = 0;
 
   static Response with_data(nlohmann::json data) {
     Response r;
