@@ -35,6 +35,9 @@ struct AuthInfo {
   int num_uses = 0;
   bool no_default_policy = false;
   nlohmann::json internal = nlohmann::json::object();  // kept for renew checks
+  // CIDR blocks ("10.0.0.0/8", "192.0.2.7", "2001:db8::/32") the issued token may be
+  // used from (Vault's token_bound_cidrs); empty = from anywhere.
+  std::vector<std::string> bound_cidrs{};
 };
 
 // A body that is not Vault's JSON envelope: ssh/public_key (text), pki/crl (DER).
