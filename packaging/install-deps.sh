@@ -11,7 +11,7 @@ packages=(
   libssl-dev libboost-dev nlohmann-json3-dev libsqlite3-dev libpq-dev libcli11-dev
   libfuse3-dev libsystemd-dev libgtest-dev libgmock-dev libbenchmark-dev
   # tools the tests and benchmarks run
-  openssl sqlite3 fuse3 util-linux procps psmisc
+  openssl sqlite3 fuse3 util-linux procps psmisc curl
 )
 
 missing=()
