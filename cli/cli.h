@@ -35,6 +35,7 @@ std::vector<std::string> normalize_vault_flags(int argc, char** argv);
 // Subcommand groups. Each adds its commands to `app`; their callbacks set `exit_code`.
 void register_operator_commands(CLI::App& app, int& exit_code);
 void register_status_command(CLI::App& app, int& exit_code);
+void register_server_command(CLI::App& app, int& exit_code);
 void register_planned_commands(CLI::App& app, int& exit_code);
 
 }  // namespace leasefs::cli

@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   int exit_code = cli::kExitOk;
   cli::register_operator_commands(app, exit_code);
   cli::register_status_command(app, exit_code);
+  cli::register_server_command(app, exit_code);
   cli::register_planned_commands(app, exit_code);
   auto* version = app.add_subcommand("version", "Print the version");
   version->callback([] { std::printf("leasefs %s\n", LEASEFS_VERSION); });

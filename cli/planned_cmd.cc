@@ -16,7 +16,6 @@ struct Planned {
 
 const std::vector<Planned>& planned() {
   static const std::vector<Planned> kPlanned = {
-      {"server", "Run the secrets server (Vault HTTP API)", "the API server (issue 3)", {}},
       {"mount", "Mount a directory where opening a file generates a leased secret",
        "the FUSE mount (issue 5)", {}},
       {"read", "Read data at a path", "the API server (issue 3)", {}},

@@ -25,11 +25,12 @@ std::optional<Operation> operation_from_name(std::string_view name);
 
 // Who is calling, as far as an engine may know (for username templates and metadata).
 struct Caller {
-  std::string display_name;  // e.g. "token", "approle"
-  std::string entity_id;
-  std::vector<std::string> policies;
-  std::map<std::string, std::string> metadata;
-  std::string remote_address;
+  std::string display_name{};  // e.g. "token", "approle-web"
+  std::string entity_id{};
+  std::string accessor{};      // the token's accessor (not secret; for audit and templates)
+  std::vector<std::string> policies{};
+  std::map<std::string, std::string> metadata{};
+  std::string remote_address{};
 };
 
 // Effective TTL limits of the mount that handles the request (system defaults applied).
@@ -37,6 +38,9 @@ struct MountLimits {
   Duration default_lease_ttl{std::chrono::hours(768)};
   Duration max_lease_ttl{std::chrono::hours(768)};
 };
+
+// Vault's system-wide default and maximum lease TTL (32 days).
+inline constexpr Duration kSystemMaxLeaseTtl = std::chrono::hours(768);
 
 struct Request {
   std::string id;           // request id (a UUID), the same in both audit entries
@@ -47,6 +51,9 @@ struct Request {
   nlohmann::json data = nlohmann::json::object();
   Caller caller;
   MountLimits limits;
+  // The caller's token. Set only for the core's own backends (sys/, auth/token/);
+  // always empty for engines, which never see tokens.
+  std::string client_token;
 
   // Context, set by the router before an engine sees the request. Never null there.
   Storage* storage = nullptr;

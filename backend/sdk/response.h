@@ -61,6 +61,9 @@ struct Response {
   // Vault answers with data or warnings and a non-2xx status, e.g. 404 with the
   // version metadata for a deleted KV v2 version. Not used with `raw`.
   int status = 0;
+  // The core's own backends only (auth/token/): an "auth" block for a token they made
+  // or renewed themselves, passed to the client as is.
+  nlohmann::json auth_block{};
 
   static Response with_data(nlohmann::json data) {
     Response r;

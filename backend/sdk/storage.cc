@@ -22,6 +22,7 @@ Result<void> validate_key(std::string_view key, bool is_prefix) {
   }
   std::string_view rest = key;
   if (rest.back() == '/') rest.remove_suffix(1);
+  if (!rest.empty() && rest.back() == '/') return invalid_argument("storage key has an empty segment");
   while (!rest.empty()) {
     auto slash = rest.find('/');
     auto segment = rest.substr(0, slash);

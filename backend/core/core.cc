@@ -1,0 +1,565 @@
+// Seal lifecycle, mounts and the request pipeline.
+#include "backend/core/core.h"
+
+#include <algorithm>
+
+#include "backend/core/internal_backends.h"
+#include "backend/sdk/duration.h"
+#include "backend/sdk/log.h"
+
+namespace leasefs::backend::core {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr std::string_view kMountsPath = "core/mounts";
+constexpr std::string_view kAuthPath = "core/auth";
+
+std::string_view table_key(MountTable table) {
+  return table == MountTable::kAuth ? kAuthPath : kMountsPath;
+}
+
+// Vault's special-path globs: exact, or a prefix when ending in '*'.
+bool glob_match(const std::vector<std::string>& globs, std::string_view path) {
+  for (const auto& g : globs) {
+    if (!g.empty() && g.back() == '*') {
+      if (path.starts_with(std::string_view(g).substr(0, g.size() - 1))) return true;
+    } else if (path == g || (path.size() == g.size() + 1 && path.back() == '/' &&
+                             path.starts_with(g))) {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool valid_request_path(std::string_view path) {
+  if (path.empty()) return true;
+  if (path.size() > 4096) return false;
+  std::string_view rest = path;
+  while (!rest.empty()) {
+    auto slash = rest.find('/');
+    auto seg = rest.substr(0, slash);
+    if (seg == "." || seg == "..") return false;
+    if (seg.empty() && slash != std::string_view::npos) return false;  // "a//b" or "/a"
+    for (char c : seg) {
+      if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return false;
+    }
+    if (slash == std::string_view::npos) break;
+    rest.remove_prefix(slash + 1);
+  }
+  return true;
+}
+
+std::unexpected<sdk::Status> permission_denied() {
+  return sdk::error(sdk::Code::kPermissionDenied, "permission denied");
+}
+
+}  // namespace
+
+Core::Core(CoreOptions options)
+    : options_(std::move(options)),
+      barrier_(*options_.physical, *options_.clock, *options_.random,
+               barrier::SealManager::barrier_options()),
+      seal_(barrier_, *options_.physical, *options_.clock, *options_.random) {}
+
+Core::~Core() { seal(); }
+
+sdk::MountLimits Core::limits_for(const MountConfig& config) const {
+  sdk::MountLimits limits = options_.system_limits;
+  if (config.max_lease_ttl.count() > 0) limits.max_lease_ttl = config.max_lease_ttl;
+  if (config.default_lease_ttl.count() > 0) limits.default_lease_ttl = config.default_lease_ttl;
+  if (limits.default_lease_ttl > limits.max_lease_ttl) limits.default_lease_ttl = limits.max_lease_ttl;
+  return limits;
+}
+
+bool Core::initialized() {
+  auto s = seal_.status();
+  return s && s->initialized;
+}
+
+// --- seal lifecycle -------------------------------------------------------------------
+
+sdk::Result<MountEntry> Core::new_entry(MountTable table, std::string path, std::string type) {
+  MountEntry e;
+  e.table = table;
+  e.path = std::move(path);
+  e.type = std::move(type);
+  auto uuid = sdk::random_uuid(*options_.random);
+  if (!uuid) return sdk::error(uuid.error());
+  e.uuid = *uuid;
+  auto acc = sdk::random_uuid(*options_.random);
+  if (!acc) return sdk::error(acc.error());
+  e.accessor = (e.type == "system" ? std::string("system") : e.type) + "_" + acc->substr(0, 8);
+  return e;
+}
+
+sdk::Result<InitResult> Core::initialize(int shares, int threshold, std::string root_token_id) {
+  std::unique_lock lock(state_mu_);
+  InitResult out;
+  out.shares = shares;
+  out.threshold = threshold;
+  auto init = seal_.initialize(shares, threshold, [&]() -> sdk::Result<void> {
+    auto sys = new_entry(MountTable::kSecrets, "sys/", "system");
+    if (!sys) return sdk::error(sys.error());
+    sys->description = "system endpoints used for control, policy and debugging";
+    sys->builtin = true;
+    auto token = new_entry(MountTable::kAuth, "token/", "token");
+    if (!token) return sdk::error(token.error());
+    token->description = "token based credentials";
+    token->builtin = true;
+    LEASEFS_TRY(barrier_.put(kMountsPath, serialize_table({*sys})));
+    LEASEFS_TRY(barrier_.put(kAuthPath, serialize_table({*token})));
+    sdk::StorageView policy_view(barrier_, "sys/policy/");
+    PolicyStore policies(policy_view);
+    LEASEFS_TRY(policies.setup());
+    sdk::StorageView token_view(barrier_, "sys/token/");
+    auth::TokenStore tokens(token_view, *options_.clock, *options_.random);
+    LEASEFS_TRY(tokens.setup());
+    auto root = tokens.create_root(root_token_id);
+    if (!root) return sdk::error(root.error());
+    out.root_token = std::move(root->token);
+    tokens.clear();
+    return {};
+  });
+  if (!init) return sdk::error(init.error());
+  out.keys = std::move(init->keys);
+  sdk::log_info("core", "store initialized with " + std::to_string(shares) + " key shares and a key threshold of " + std::to_string(threshold));
+  return out;
+}
+
+sdk::Result<barrier::SealStatus> Core::submit_unseal_key(std::string_view key) {
+  std::unique_lock lock(state_mu_);
+  auto status = seal_.submit_key(key);
+  if (!status) return status;
+  if (!status->sealed && sealed_.load()) {
+    if (auto ready = post_unseal(); !ready) {
+      pre_seal();
+      seal_.seal();
+      sdk::log_error("core", "unseal failed while loading the store: " + ready.error().message());
+      return sdk::error(ready.error().with_context("unseal failed"));
+    }
+    sdk::log_info("core", "vault is unsealed");
+  }
+  return status;
+}
+
+sdk::Result<barrier::SealStatus> Core::reset_unseal() { return seal_.reset_progress(); }
+
+sdk::Result<barrier::SealStatus> Core::seal_status() { return seal_.status(); }
+
+void Core::seal() {
+  std::unique_lock lock(state_mu_);
+  if (sealed_.load() && barrier_.sealed()) return;
+  pre_seal();
+  seal_.seal();
+  sdk::log_info("core", "vault is sealed");
+}
+
+sdk::Result<void> Core::post_unseal() {
+  token_view_ = std::make_unique<sdk::StorageView>(barrier_, "sys/token/");
+  policy_view_ = std::make_unique<sdk::StorageView>(barrier_, "sys/policy/");
+  tokens_ = std::make_unique<auth::TokenStore>(*token_view_, *options_.clock, *options_.random);
+  LEASEFS_TRY(tokens_->setup());
+  policies_ = std::make_unique<PolicyStore>(*policy_view_);
+  LEASEFS_TRY(policies_->setup());
+
+  std::map<std::string, std::shared_ptr<MountState>> mounts;
+  for (MountTable table : {MountTable::kSecrets, MountTable::kAuth}) {
+    auto stored = barrier_.get(table_key(table));
+    if (!stored) return sdk::error(stored.error());
+    if (!stored->has_value()) {
+      return sdk::error(sdk::Code::kDataLoss, "mount table " + std::string(table_key(table)) + " is missing");
+    }
+    auto entries = parse_table(table, **stored);
+    if (!entries) return sdk::error(entries.error());
+    for (const auto& entry : *entries) {
+      auto state = build_mount(entry);
+      if (!state) {
+        return sdk::error(state.error().with_context("mounting " + entry.api_path()));
+      }
+      mounts[entry.api_path()] = std::move(*state);
+    }
+  }
+  {
+    std::unique_lock lock(mounts_mu_);
+    mounts_ = std::move(mounts);
+  }
+  sealed_.store(false);
+  metrics_.set_sealed(false);
+  return {};
+}
+
+void Core::pre_seal() {
+  sealed_.store(true);
+  metrics_.set_sealed(true);
+  std::map<std::string, std::shared_ptr<MountState>> mounts;
+  {
+    std::unique_lock lock(mounts_mu_);
+    mounts.swap(mounts_);
+  }
+  for (auto& [path, state] : mounts) state->backend->cleanup();
+  mounts.clear();
+  if (tokens_) tokens_->clear();
+  if (policies_) policies_->clear();
+  tokens_.reset();
+  policies_.reset();
+  token_view_.reset();
+  policy_view_.reset();
+}
+
+// --- mounts ---------------------------------------------------------------------------
+
+sdk::Result<std::shared_ptr<MountState>> Core::build_mount(const MountEntry& entry) {
+  auto state = std::make_shared<MountState>();
+  state->entry = entry;
+  state->limits = limits_for(entry.config);
+  state->view = std::make_unique<sdk::StorageView>(barrier_, entry.storage_prefix());
+  if (entry.type == "system") {
+    state->backend = make_system_backend(*this);
+    state->internal = true;
+    return state;
+  }
+  if (entry.type == "token") {
+    state->backend = make_token_backend(*this);
+    state->internal = true;
+    return state;
+  }
+  const auto* registry = entry.table == MountTable::kAuth ? options_.auth_methods
+                                                          : options_.secrets_engines;
+  if (registry == nullptr || !registry->contains(entry.type)) {
+    return sdk::invalid_argument(
+        std::string(entry.table == MountTable::kAuth ? "unknown auth method type: "
+                                                     : "unknown secrets engine type: ") +
+        entry.type);
+  }
+  sdk::BackendConfig config;
+  config.mount_path = entry.api_path();
+  config.type = entry.type;
+  config.options = entry.options;
+  config.storage = state->view.get();
+  config.clock = options_.clock;
+  config.random = options_.random;
+  auto backend = registry->at(entry.type)(config);
+  if (!backend) return sdk::error(backend.error());
+  state->backend = std::move(*backend);
+  LEASEFS_TRY(state->backend->initialize());
+  return state;
+}
+
+std::shared_ptr<MountState> Core::route(std::string_view path) const {
+  std::shared_lock lock(mounts_mu_);
+  std::shared_ptr<MountState> best;
+  std::string candidate;
+  // Every prefix that ends at a '/' (and the whole path plus '/'), longest wins.
+  for (std::size_t i = 0; i <= path.size(); ++i) {
+    if (i == path.size() || path[i] == '/') {
+      candidate.assign(path.substr(0, i));
+      candidate.push_back('/');
+      if (auto it = mounts_.find(candidate); it != mounts_.end()) best = it->second;
+    }
+  }
+  return best;
+}
+
+std::vector<MountEntry> Core::mounts(MountTable table) const {
+  std::shared_lock lock(mounts_mu_);
+  std::vector<MountEntry> out;
+  for (const auto& [path, state] : mounts_) {
+    if (state->entry.table == table) out.push_back(state->entry);
+  }
+  return out;
+}
+
+sdk::Result<void> Core::persist_table(MountTable table) {
+  std::vector<MountEntry> entries;
+  for (const auto& [path, state] : mounts_) {
+    if (state->entry.table == table) entries.push_back(state->entry);
+  }
+  return barrier_.put(table_key(table), serialize_table(entries));
+}
+
+sdk::Result<void> Core::enable_mount(MountEntry entry) {
+  if (sealed()) return sdk::error(sdk::Code::kSealed, "Vault is sealed");
+  auto path = normalize_mount_path(entry.path);
+  if (!path) return sdk::error(path.error());
+  if (entry.table == MountTable::kSecrets) {
+    for (std::string_view reserved : {"sys/", "auth/", "cubbyhole/", "identity/"}) {
+      if (path->starts_with(reserved)) {
+        return sdk::invalid_argument("cannot mount under reserved path \"" + std::string(reserved) + "\"");
+      }
+    }
+  }
+  if (entry.type.empty()) return sdk::invalid_argument("missing type");
+  if (entry.type == "system" || entry.type == "token") {
+    return sdk::invalid_argument("cannot mount another engine of type \"" + entry.type + "\"");
+  }
+  auto fresh = new_entry(entry.table, *path, entry.type);
+  if (!fresh) return sdk::error(fresh.error());
+  fresh->description = entry.description;
+  fresh->config = entry.config;
+  fresh->options = entry.options;
+  fresh->local = entry.local;
+  fresh->seal_wrap = entry.seal_wrap;
+  if (fresh->type == "kv" && !fresh->options.contains("version")) fresh->options["version"] = "1";
+
+  std::unique_lock lock(mounts_mu_);
+  const std::string api = fresh->api_path();
+  for (const auto& [existing, state] : mounts_) {
+    if (api.starts_with(existing) || existing.starts_with(api)) {
+      return sdk::invalid_argument("path is already in use at " + existing);
+    }
+  }
+  auto state = build_mount(*fresh);
+  if (!state) return sdk::error(state.error());
+  mounts_[api] = *state;
+  if (auto saved = persist_table(fresh->table); !saved) {
+    mounts_.erase(api);
+    (*state)->backend->cleanup();
+    return saved;
+  }
+  sdk::log_info("core", "enabled " + fresh->type + " at " + api);
+  return {};
+}
+
+sdk::Result<void> Core::disable_mount(MountTable table, std::string_view path) {
+  auto norm = normalize_mount_path(path);
+  if (!norm) return sdk::error(norm.error());
+  std::string api = table == MountTable::kAuth ? "auth/" + *norm : *norm;
+  std::shared_ptr<MountState> state;
+  {
+    std::unique_lock lock(mounts_mu_);
+    auto it = mounts_.find(api);
+    if (it == mounts_.end()) return {};  // Vault: disabling what is not there succeeds
+    if (it->second->entry.builtin) {
+      return sdk::invalid_argument("cannot unmount \"" + api + "\"");
+    }
+    state = it->second;
+    mounts_.erase(it);
+    if (auto saved = persist_table(table); !saved) {
+      mounts_[api] = state;
+      return saved;
+    }
+  }
+  state->backend->cleanup();
+  // Drop everything the engine stored: a re-enabled mount gets a new UUID and starts
+  // empty, and nothing readable is left behind.
+  std::vector<std::string> pending{""};
+  while (!pending.empty()) {
+    std::string prefix = pending.back();
+    pending.pop_back();
+    auto names = state->view->list(prefix);
+    if (!names) break;
+    std::vector<sdk::StorageOp> ops;
+    for (const auto& n : *names) {
+      if (!n.empty() && n.back() == '/') {
+        pending.push_back(prefix + n);
+      } else {
+        ops.push_back(sdk::StorageOp::remove(prefix + n));
+      }
+      if (ops.size() >= 500) {
+        (void)state->view->apply(ops);
+        ops.clear();
+      }
+    }
+    if (!ops.empty()) (void)state->view->apply(ops);
+  }
+  sdk::log_info("core", "disabled " + state->entry.type + " at " + api);
+  return {};
+}
+
+sdk::Result<void> Core::tune_mount(std::string_view api_path, const json& config) {
+  std::string api(api_path);
+  if (api.empty() || api.back() != '/') api.push_back('/');
+  std::unique_lock lock(mounts_mu_);
+  auto it = mounts_.find(api);
+  if (it == mounts_.end()) return sdk::invalid_argument("no mount at \"" + api + "\"");
+  auto tuned = parse_mount_config(config, it->second->entry.config);
+  if (!tuned) return sdk::error(tuned.error());
+  auto next = std::make_shared<MountState>();
+  // Engines keep their backend object; only the entry and limits change.
+  MountState& cur = *it->second;
+  MountEntry entry = cur.entry;
+  entry.config = *tuned;
+  if (config.contains("description") && config["description"].is_string()) {
+    entry.description = config["description"].get<std::string>();
+  }
+  if (config.contains("options") && config["options"].is_object()) {
+    for (const auto& [k, v] : config["options"].items()) {
+      if (v.is_string()) entry.options[k] = v.get<std::string>();
+    }
+  }
+  next->entry = entry;
+  next->view = std::move(cur.view);
+  next->backend = std::move(cur.backend);
+  next->limits = limits_for(entry.config);
+  next->internal = cur.internal;
+  auto previous = it->second;
+  it->second = next;
+  if (auto saved = persist_table(entry.table); !saved) {
+    previous->view = std::move(next->view);
+    previous->backend = std::move(next->backend);
+    it->second = previous;
+    return saved;
+  }
+  return {};
+}
+
+sdk::Result<barrier::KeyStatus> Core::key_status() { return barrier_.key_status(); }
+
+sdk::Result<barrier::KeyStatus> Core::rotate_key() {
+  auto status = barrier_.rotate();
+  if (status) sdk::log_info("core", "installed encryption key term " + std::to_string(status->term));
+  return status;
+}
+
+sdk::Result<std::vector<std::string>> Core::capabilities(const auth::TokenEntry& token,
+                                                          std::string_view path) {
+  auto acl = policies_->acl_for(token.policies);
+  if (!acl) return sdk::error(acl.error());
+  return (*acl)->capabilities(path).names;
+}
+
+// --- the pipeline ---------------------------------------------------------------------
+
+sdk::Result<CoreResponse> Core::handle(CoreRequest& request) {
+  sdk::Result<CoreResponse> result = sdk::error(sdk::Code::kSealed, "Vault is sealed");
+  {
+    std::shared_lock lock(state_mu_);
+    if (!sealed_.load()) result = handle_locked(request);
+  }
+  if (seal_requested_.exchange(false)) seal();
+  return result;
+}
+
+sdk::Result<CoreResponse> Core::handle_locked(CoreRequest& req) {
+  while (!req.path.empty() && req.path.front() == '/') req.path.erase(0, 1);
+  if (!valid_request_path(req.path)) return sdk::invalid_argument("invalid request path");
+  auto mount = route(req.path);
+  if (!mount) {
+    return sdk::not_found("no handler for route \"" + req.path + "\". route entry not found.");
+  }
+  const std::string api = mount->entry.api_path();
+  std::string relative = req.path.size() >= api.size() ? req.path.substr(api.size()) : "";
+  const sdk::SpecialPaths& special = mount->backend->special_paths();
+  const bool unauthenticated = glob_match(special.unauthenticated, relative);
+  const bool needs_sudo = glob_match(special.root, relative);
+
+  std::optional<auth::TokenEntry> token;
+  if (!unauthenticated || !req.client_token.empty()) {
+    if (req.client_token.empty()) {
+      if (!unauthenticated) return permission_denied();
+    } else {
+      auto found = tokens_->lookup(req.client_token);
+      if (!found) return sdk::error(found.error());
+      if (!found->has_value()) {
+        if (!unauthenticated) return permission_denied();
+      } else {
+        token = std::move(**found);
+      }
+    }
+  }
+
+  sdk::Request sreq;
+  sreq.id = req.id;
+  sreq.operation = req.operation;
+  sreq.path = relative;
+  sreq.mount_point = mount->entry.api_path();
+  sreq.data = req.data.is_null() ? json::object() : std::move(req.data);
+  sreq.limits = mount->limits;
+  sreq.storage = mount->view.get();
+  sreq.clock = options_.clock;
+  sreq.random = options_.random;
+  sreq.caller.remote_address = req.remote_address;
+  if (token) {
+    sreq.caller.display_name = token->display_name;
+    sreq.caller.entity_id = token->entity_id;
+    sreq.caller.accessor = token->accessor;
+    sreq.caller.policies = token->policies;
+    sreq.caller.metadata = token->meta;
+  }
+  if (mount->internal) sreq.client_token = req.client_token;
+
+  if (req.create_or_update) {
+    auto exists = mount->backend->exists(sreq);
+    if (!exists) return sdk::error(exists.error());
+    sreq.operation = (exists->has_value() && !**exists) ? sdk::Operation::kCreate
+                                                        : sdk::Operation::kUpdate;
+  }
+
+  if (token && !unauthenticated) {
+    auto acl = policies_->acl_for(token->policies);
+    if (!acl) return sdk::error(acl.error());
+    auto decision = (*acl)->allowed(sreq.operation, req.path, sreq.data, needs_sudo);
+    if (!decision.allowed) return permission_denied();
+  }
+
+  bool last_use = false;
+  if (token && token->num_uses > 0) {
+    auto used = tokens_->use(*token);
+    if (!used) return sdk::error(used.error());
+    last_use = *used;
+  }
+
+  auto response = mount->backend->handle(sreq);
+
+  if (last_use) {
+    if (auto revoked = tokens_->revoke_tree(token->id_hash); !revoked) {
+      sdk::log_error("core", "revoking a used-up token failed: " + revoked.error().message());
+    }
+  }
+  if (!response) return sdk::error(response.error());
+
+  CoreResponse out;
+  out.mount_type = mount->entry.type;
+  out.status = response->status;
+  out.data = std::move(response->data);
+  out.warnings = std::move(response->warnings);
+  out.raw = std::move(response->raw);
+  if (response->advisory_ttl) out.lease_duration = sdk::whole_seconds(*response->advisory_ttl);
+  if (response->secret) {
+    return sdk::error(sdk::Code::kUnimplemented,
+                      "this response needs a lease, and leases arrive with the expiration manager");
+  }
+  if (mount->internal && !response->auth_block.is_null()) out.auth = std::move(response->auth_block);
+  if (response->auth) {
+    auto auth = issue_login_token(req, *mount, *response->auth, out.warnings);
+    if (!auth) return sdk::error(auth.error());
+    out.auth = std::move(*auth);
+  }
+  return out;
+}
+
+sdk::Result<json> Core::issue_login_token(const CoreRequest& req, const MountState& mount,
+                                          const sdk::AuthInfo& info,
+                                          std::vector<std::string>& warnings) {
+  auth::TokenCreate create;
+  create.policies = info.policies;
+  create.no_default_policy = info.no_default_policy;
+  create.meta = info.metadata;
+  std::string name = mount.entry.path;
+  while (!name.empty() && name.back() == '/') name.pop_back();
+  std::replace(name.begin(), name.end(), '/', '-');
+  if (!info.display_name.empty()) name += "-" + info.display_name;
+  create.display_name = name;
+  create.display_name_verbatim = true;
+  create.path = req.path;
+  create.ttl = info.ttl;
+  create.explicit_max_ttl = info.explicit_max_ttl;
+  if (info.max_ttl.count() > 0 &&
+      (create.explicit_max_ttl.count() == 0 || info.max_ttl < create.explicit_max_ttl)) {
+    // A role's max TTL bounds the token's whole life, like an explicit max.
+    create.explicit_max_ttl = info.max_ttl;
+  }
+  create.period = info.period;
+  create.num_uses = info.num_uses;
+  create.renewable = info.renewable;
+  create.orphan = true;
+  create.limits = mount.limits;
+  auto issued = tokens_->create(nullptr, /*sudo=*/true, std::move(create));
+  if (!issued) return sdk::error(issued.error());
+  warnings.insert(warnings.end(), issued->warnings.begin(), issued->warnings.end());
+  return auth::TokenStore::auth_block(*issued, *options_.clock);
+}
+
+}  // namespace leasefs::backend::core

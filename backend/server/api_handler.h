@@ -1,0 +1,38 @@
+// The Vault HTTP API on top of the core: decodes an HTTP request into a CoreRequest
+// (method -> operation, path, JSON body or query, token), serves the raw sys endpoints
+// that work while sealed (init, unseal, seal-status, health, leader), and encodes the
+// core's answer in Vault's envelope or {"errors":[...]} with Vault's status codes.
+#pragma once
+
+#include "backend/core/core.h"
+#include "backend/http/message.h"
+
+namespace leasefs::backend::server {
+
+class ApiHandler {
+ public:
+  // `core` must outlive the handler.
+  explicit ApiHandler(core::Core& core, std::string version);
+
+  // Thread-safe; never throws; every answer is a complete HTTP response.
+  http::HttpResponse handle(http::HttpRequest& request);
+
+ private:
+  http::HttpResponse dispatch(http::HttpRequest& request, std::string& path_class);
+  http::HttpResponse sys_init(http::HttpRequest& request);
+  http::HttpResponse sys_unseal(http::HttpRequest& request);
+  http::HttpResponse sys_seal_status();
+  http::HttpResponse sys_health(http::HttpRequest& request);
+  http::HttpResponse sys_leader();
+  nlohmann::json seal_status_json(const barrier::SealStatus& status);
+
+  core::Core& core_;
+  std::string version_;
+  std::string cluster_id_;
+};
+
+// Vault's error body: {"errors":["message"]}, or {"errors":[]} for an empty message.
+http::HttpResponse error_response(int status, std::string_view message);
+http::HttpResponse error_response(const sdk::Status& status);
+
+}  // namespace leasefs::backend::server
