@@ -46,7 +46,8 @@ json entry_to_json(const TokenEntry& e) {
           {"explicit_max_ttl_ns", e.explicit_max_ttl.count()},
           {"period_ns", e.period.count()},
           {"renewable", e.renewable},
-          {"entity_id", e.entity_id}};
+          {"entity_id", e.entity_id},
+          {"bound_cidrs", e.bound_cidrs}};
 }
 
 sdk::Result<TokenEntry> entry_from_json(std::string_view id_hash, const std::string& text) {
@@ -73,6 +74,7 @@ sdk::Result<TokenEntry> entry_from_json(std::string_view id_hash, const std::str
     e.period = sdk::Duration(j.at("period_ns").get<std::int64_t>());
     e.renewable = j.at("renewable").get<bool>();
     e.entity_id = j.at("entity_id").get<std::string>();
+    e.bound_cidrs = j.value("bound_cidrs", std::vector<std::string>{});
   } catch (const json::exception&) {
     return bad();
   }
@@ -285,6 +287,8 @@ sdk::Result<IssuedToken> TokenStore::create(const TokenEntry* parent, bool sudo,
     te.parent_hash = parent->id_hash;
     te.entity_id = parent->entity_id;
   }
+  te.bound_cidrs = req.bound_cidrs;
+  if (te.bound_cidrs.empty() && parent != nullptr && !req.orphan) te.bound_cidrs = parent->bound_cidrs;
 
   if (req.explicit_max_ttl.count() < 0) return sdk::invalid_argument("explicit_max_ttl must be positive");
   if (req.period.count() < 0) return sdk::invalid_argument("period must be positive");
@@ -512,6 +516,7 @@ json TokenStore::lookup_data(const TokenEntry& e, std::string_view token) const 
                {"ttl", ttl_left},
                {"type", "service"}};
   if (e.period.count() > 0) data["period"] = secs(e.period);
+  if (!e.bound_cidrs.empty()) data["bound_cidrs"] = e.bound_cidrs;
   if (e.issue_time != e.creation_time) {
     data["last_renewal_time"] = sdk::unix_seconds(e.issue_time);
     data["last_renewal"] = sdk::rfc3339(e.issue_time);

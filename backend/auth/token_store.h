@@ -45,6 +45,8 @@ struct TokenEntry {
   sdk::Duration period{0};
   bool renewable = true;
   std::string entity_id{};
+  // Source addresses (CIDR blocks) the token may be used from; empty = anywhere.
+  std::vector<std::string> bound_cidrs{};
 
   bool expires() const { return ttl.count() != 0; }
   sdk::WallTime expire_time() const { return issue_time + ttl; }
@@ -66,6 +68,7 @@ struct TokenCreate {
   bool renewable = true;
   bool no_default_policy = false;
   bool orphan = false;                  // no parent
+  std::vector<std::string> bound_cidrs{};  // children inherit their parent's
   // Limits of the auth mount that issues it.
   sdk::MountLimits limits{};
 };

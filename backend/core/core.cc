@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "backend/core/internal_backends.h"
+#include "backend/sdk/cidr.h"
 #include "backend/sdk/duration.h"
 #include "backend/sdk/log.h"
 
@@ -459,6 +460,10 @@ sdk::Result<CoreResponse> Core::handle_locked(CoreRequest& req) {
       }
     }
   }
+  if (token && !token->bound_cidrs.empty()) {
+    auto address = sdk::parse_remote_address(req.remote_address);
+    if (!address || !sdk::address_in_blocks(*address, token->bound_cidrs)) return permission_denied();
+  }
 
   sdk::Request sreq;
   sreq.id = req.id;
@@ -555,6 +560,7 @@ sdk::Result<json> Core::issue_login_token(const CoreRequest& req, const MountSta
   create.num_uses = info.num_uses;
   create.renewable = info.renewable;
   create.orphan = true;
+  create.bound_cidrs = info.bound_cidrs;
   create.limits = mount.limits;
   auto issued = tokens_->create(nullptr, /*sudo=*/true, std::move(create));
   if (!issued) return sdk::error(issued.error());

@@ -8,10 +8,14 @@
 #include <mutex>
 #include <shared_mutex>
 
-#include "engines/approle/cidr.h"
+#include "backend/sdk/cidr.h"
 #include "engines/approle/engine.h"
 
 namespace leasefs::engines::approle {
+
+using backend::sdk::parse_remote_address;
+using backend::sdk::address_in_blocks;
+using backend::sdk::cidr_subset;
 namespace {
 
 using nlohmann::json;

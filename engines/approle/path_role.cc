@@ -7,10 +7,13 @@
 
 #include "backend/sdk/duration.h"
 #include "backend/sdk/random.h"
-#include "engines/approle/cidr.h"
+#include "backend/sdk/cidr.h"
 #include "engines/approle/engine.h"
 
 namespace leasefs::engines::approle {
+
+using backend::sdk::parse_cidr;
+using backend::sdk::valid_cidr_list;
 namespace {
 
 using nlohmann::json;

@@ -206,6 +206,34 @@ TEST_F(CoreTest, AppRoleLoginIssuesATokenWithTheRolesPolicies) {
   EXPECT_EQ(self->data["display_name"], "approle");
 }
 
+TEST_F(CoreTest, BoundCidrsLimitWhereATokenWorks) {
+  ASSERT_TRUE(call("POST", "sys/auth/approle", {{"type", "approle"}}));
+  ASSERT_TRUE(call("POST", "auth/approle/role/bound",
+                   {{"token_bound_cidrs", "10.1.0.0/16"}, {"token_policies", "default"}}));
+  auto role_id = call("GET", "auth/approle/role/bound/role-id");
+  auto secret = call("POST", "auth/approle/role/bound/secret-id");
+  ASSERT_TRUE(role_id && secret);
+  CoreRequest login;
+  login.path = "auth/approle/login";
+  login.operation = Operation::kUpdate;
+  login.create_or_update = true;
+  login.remote_address = "192.0.2.7:4000";
+  login.data = {{"role_id", role_id->data["role_id"]}, {"secret_id", secret->data["secret_id"]}};
+  auto r = core_->handle(login);
+  ASSERT_TRUE(r) << r.error().message();
+  CoreRequest use;
+  use.path = "auth/token/lookup-self";
+  use.client_token = r->auth["client_token"];
+  use.remote_address = "192.0.2.7:4001";
+  auto outside = core_->handle(use);
+  ASSERT_FALSE(outside);
+  EXPECT_EQ(outside.error().code(), Code::kPermissionDenied);
+  use.remote_address = "10.1.200.3:4001";
+  auto inside = core_->handle(use);
+  ASSERT_TRUE(inside) << inside.error().message();
+  EXPECT_EQ(inside->data["bound_cidrs"], json::array({"10.1.0.0/16"}));
+}
+
 TEST_F(CoreTest, LimitedUseTokensAreRevokedAfterTheirLastUse) {
   ASSERT_TRUE(call("POST", "sys/mounts/kv1", {{"type", "kv"}}));
   ASSERT_TRUE(call("POST", "kv1/a", {{"x", "1"}}));

@@ -12,9 +12,15 @@
 
 #include "backend/sdk/encoding.h"
 #include "backend/storage/inmem_storage.h"
-#include "engines/approle/cidr.h"
+#include "backend/sdk/cidr.h"
 
 namespace leasefs::engines::approle {
+
+using backend::sdk::parse_ip;
+using backend::sdk::parse_cidr;
+using backend::sdk::parse_remote_address;
+using backend::sdk::block_contains;
+using backend::sdk::cidr_subset;
 namespace {
 
 using nlohmann::json;

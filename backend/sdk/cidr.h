@@ -1,4 +1,4 @@
-// IPv4 and IPv6 addresses and CIDR blocks, for AppRole's source-address bindings
+// IPv4 and IPv6 addresses and CIDR blocks, for source-address bindings
 // (secret_id_bound_cidrs, cidr_list, token_bound_cidrs). Small on purpose: parse with
 // inet_pton, compare prefixes bit by bit. IPv4-mapped IPv6 addresses count as IPv4, as
 // in Go's net package, so "::ffff:10.0.0.1" is inside "10.0.0.0/8".
@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-namespace leasefs::engines::approle {
+namespace leasefs::backend::sdk {
 
 struct IpAddress {
   int family = 0;                        // 4 or 6
@@ -47,4 +47,4 @@ bool address_in_blocks(const IpAddress& address, const std::vector<std::string>&
 // some block of `outer`.
 bool cidr_subset(const std::vector<std::string>& outer, const std::vector<std::string>& inner);
 
-}  // namespace leasefs::engines::approle
+}  // namespace leasefs::backend::sdk

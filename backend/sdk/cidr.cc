@@ -1,12 +1,12 @@
 // CIDR parsing and matching for AppRole's address bindings.
-#include "engines/approle/cidr.h"
+#include "backend/sdk/cidr.h"
 
 #include <charconv>
 #include <cstring>
 
 #include <arpa/inet.h>
 
-namespace leasefs::engines::approle {
+namespace leasefs::backend::sdk {
 namespace {
 
 // An IPv4-mapped IPv6 address (::ffff:a.b.c.d) becomes the IPv4 address.
@@ -152,4 +152,4 @@ bool cidr_subset(const std::vector<std::string>& outer, const std::vector<std::s
   return true;
 }
 
-}  // namespace leasefs::engines::approle
+}  // namespace leasefs::backend::sdk
