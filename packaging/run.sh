@@ -34,7 +34,7 @@ case "$job" in
     build release
     ctest --preset release -j "$jobs"
     build asan-ubsan
-    ctest --preset asan-ubsan -j "$jobs" -L 'unit|integration'
+    ctest --preset asan-ubsan -j "$jobs" -L 'unit|integration|fuzz'
     echo "run.sh: all tests passed"
     ;;
 esac
