@@ -6,8 +6,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 packaging/install-deps.sh
 cmake --preset release >/dev/null
-cmake --build --preset release -j "$(nproc)" --target barrier_bench storage_bench
+cmake --build --preset release -j "$(nproc)" --target barrier_bench storage_bench \
+  storage_batch_bench leasefs
 echo
 build/release/bench/barrier_bench "$@"
 echo
 build/release/bench/storage_bench
+echo
+bench/http_bench.sh 5 build/release/cli/leasefs
