@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs every Debian bookworm package that building, testing and benchmarking
-# leasefs need. Idempotent: packages already present are skipped, and `apt-get update`
-# runs at most once, only when something is missing. Needs root (or sudo).
+# leasefs need, then the npm packages of the clients tests. Idempotent: packages already
+# present are skipped, and `apt-get update` runs at most once, only when something is
+# missing. Needs root (or sudo).
 set -euo pipefail
 
 packages=(
@@ -16,6 +17,13 @@ packages=(
   wrk nginx-light linux-perf
 )
 
+# Vault clients the clients tests drive: hvac for /usr/bin/python3 (Debian's), and Node.js
+# with npm for node-vault: the machine's own when present (NodeSource's nodejs bundles
+# npm), else Debian's.
+packages+=(python3 python3-hvac)
+command -v node >/dev/null || packages+=(nodejs)
+command -v npm >/dev/null || packages+=(npm)
+
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$'; then
@@ -25,15 +33,18 @@ done
 
 if ((${#missing[@]} == 0)); then
   echo "install-deps: all ${#packages[@]} packages present"
-  exit 0
+else
+  sudo=()
+  if ((EUID != 0)); then
+    command -v sudo >/dev/null || { echo "install-deps: run as root (missing: ${missing[*]})" >&2; exit 1; }
+    sudo=(sudo)
+  fi
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo[@]}" apt-get update -qq
+  "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-sudo=()
-if ((EUID != 0)); then
-  command -v sudo >/dev/null || { echo "install-deps: run as root (missing: ${missing[*]})" >&2; exit 1; }
-  sudo=(sudo)
-fi
-echo "install-deps: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-"${sudo[@]}" apt-get update -qq
-"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# npm packages of the clients tests (node-vault, pinned by its package-lock.json), into
+# tests/clients/node/node_modules; skipped when already there.
+"$(dirname "$0")/../tests/clients/node/setup.sh"
