@@ -2,7 +2,7 @@
 // Prints three rows measured in the same run, interleaved and repeated (median of 5):
 //   openssl-floor  raw EVP AES-256-GCM encrypt+decrypt with pre-keyed contexts and a
 //                  counter nonce: the floor any design on OpenSSL pays;
-//   barrier-codec  leasefs's value format (random nonce from the chunked NonceSource,
+//   barrier-codec  leasefs's value format (random nonce from the chunked BufferedRandom,
 //                  header, AAD = path) through the pooled AesGcm: what every stored
 //                  value costs;
 //   barrier-store  Barrier::put + Barrier::get over InmemStorage (adds key checks,
@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "backend/barrier/barrier.h"
-#include "backend/barrier/nonce_source.h"
+#include "backend/sdk/buffered_random.h"
 #include "backend/barrier/value_format.h"
 #include "backend/storage/inmem_storage.h"
 
@@ -93,7 +93,7 @@ int main(int argc, char** argv) {
 
   // barrier-codec
   auto cipher = barrier::AesGcm::create(key.span()).value();
-  barrier::NonceSource nonces(random);
+  sdk::BufferedRandom nonces(random);
   std::string out(kValueSize, '\0');
   auto codec_op = [&] {
     auto sealed = barrier::seal_value(*cipher, 1, path, plaintext, nonces);

@@ -1,8 +1,6 @@
 // Token creation, lookup, use counting, renewal and revocation.
 #include "backend/auth/token_store.h"
 
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include <algorithm>
 #include <cctype>
@@ -133,26 +131,30 @@ TokenStore::TokenStore(sdk::Storage& storage, const sdk::Clock& clock, sdk::Rand
 sdk::Result<void> TokenStore::setup() {
   auto stored = storage_.get("salt");
   if (!stored) return sdk::error(stored.error());
-  std::lock_guard lock(salt_mu_);
+  sdk::SecureBuffer salt;
   if (stored->has_value()) {
     if ((*stored)->size() != kSaltSize) {
       return sdk::error(sdk::Code::kDataLoss, "token store salt is malformed");
     }
-    salt_ = sdk::SecureBuffer::copy_of(**stored);
+    salt = sdk::SecureBuffer::copy_of(**stored);
     sdk::wipe((*stored)->data(), (*stored)->size());
-    return {};
+  } else {
+    auto made = sdk::random_key(random_, kSaltSize);
+    if (!made) return sdk::error(made.error());
+    LEASEFS_TRY(storage_.put("salt", made->view()));
+    salt = std::move(*made);
   }
-  auto salt = sdk::random_key(random_, kSaltSize);
-  if (!salt) return sdk::error(salt.error());
-  LEASEFS_TRY(storage_.put("salt", salt->view()));
-  salt_ = std::move(*salt);
+  auto hmac = sdk::HmacSha256::create(salt.span());
+  if (!hmac) return sdk::error(hmac.error());
+  std::unique_lock lock(salt_mu_);
+  hmac_ = std::move(*hmac);
   return {};
 }
 
 void TokenStore::clear() {
   {
-    std::lock_guard lock(salt_mu_);
-    salt_.reset();
+    std::unique_lock lock(salt_mu_);
+    hmac_.reset();
   }
   std::lock_guard lock(cache_mu_);
   ++generation_;
@@ -160,12 +162,9 @@ void TokenStore::clear() {
 }
 
 std::string TokenStore::hash(std::string_view token) const {
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  std::lock_guard lock(salt_mu_);
-  HMAC(EVP_sha256(), salt_.data(), static_cast<int>(salt_.size()),
-       reinterpret_cast<const unsigned char*>(token.data()), token.size(), mac, &len);
-  return "h" + sdk::hex_encode(std::span<const std::uint8_t>(mac, len));
+  std::shared_lock lock(salt_mu_);
+  if (!hmac_) return "h";  // sealed: matches nothing
+  return "h" + hmac_->hex(token);
 }
 
 std::mutex& TokenStore::stripe(std::string_view id_hash) {

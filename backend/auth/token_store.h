@@ -15,12 +15,14 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "backend/sdk/clock.h"
+#include "backend/sdk/hmac.h"
 #include "backend/sdk/random.h"
 #include "backend/sdk/request.h"
 #include "backend/sdk/secure_buffer.h"
@@ -148,8 +150,8 @@ class TokenStore {
   const sdk::Clock& clock_;
   sdk::Random& random_;
 
-  mutable std::mutex salt_mu_;
-  sdk::SecureBuffer salt_;  // guarded by salt_mu_
+  mutable std::shared_mutex salt_mu_;
+  std::optional<sdk::HmacSha256> hmac_;  // keyed with the salt; guarded by salt_mu_
 
   std::mutex cache_mu_;
   std::unordered_map<std::string, std::shared_ptr<const TokenEntry>> cache_;  // by id_hash

@@ -9,7 +9,7 @@
 #include <shared_mutex>
 
 #include "backend/barrier/keyring.h"
-#include "backend/barrier/nonce_source.h"
+#include "backend/sdk/buffered_random.h"
 #include "backend/sdk/clock.h"
 #include "backend/sdk/random.h"
 #include "backend/sdk/storage.h"
@@ -81,7 +81,7 @@ class Barrier final : public sdk::Storage {
   sdk::Storage& physical_;
   const sdk::Clock& clock_;
   sdk::Random& random_;   // keys
-  NonceSource nonces_;    // nonces
+  sdk::BufferedRandom nonces_;    // nonces
   BarrierOptions options_;
 
   mutable std::shared_mutex mu_;

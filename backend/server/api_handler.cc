@@ -155,7 +155,7 @@ HttpResponse error_response(const sdk::Status& status) {
 }
 
 ApiHandler::ApiHandler(core::Core& core, std::string version)
-    : core_(core), version_(std::move(version)) {
+    : core_(core), ids_(core.random()), version_(std::move(version)) {
   auto id = sdk::random_uuid(core_.random());
   cluster_id_ = id ? *id : "";
 }
@@ -200,7 +200,7 @@ HttpResponse ApiHandler::dispatch(HttpRequest& req, std::string& path_class) {
   }
 
   core::CoreRequest creq;
-  auto id = sdk::random_uuid(core_.random());
+  auto id = sdk::random_uuid(ids_);
   if (!id) return error_response(id.error());
   creq.id = std::move(*id);
   creq.method = method;

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "backend/core/core.h"
+#include "backend/sdk/buffered_random.h"
 #include "backend/http/message.h"
 
 namespace leasefs::backend::server {
@@ -27,6 +28,7 @@ class ApiHandler {
   nlohmann::json seal_status_json(const barrier::SealStatus& status);
 
   core::Core& core_;
+  sdk::BufferedRandom ids_;  // request ids: random, not secret
   std::string version_;
   std::string cluster_id_;
 };

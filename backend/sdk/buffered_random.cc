@@ -1,11 +1,11 @@
 // Chunked nonce randomness.
-#include "backend/barrier/nonce_source.h"
+#include "backend/sdk/buffered_random.h"
 
 #include <algorithm>
 
-namespace leasefs::backend::barrier {
+namespace leasefs::backend::sdk {
 
-sdk::Result<void> NonceSource::fill(std::span<std::uint8_t> out) {
+Result<void> BufferedRandom::fill(std::span<std::uint8_t> out) {
   std::lock_guard lock(mu_);
   std::size_t done = 0;
   while (done < out.size()) {
@@ -23,4 +23,4 @@ sdk::Result<void> NonceSource::fill(std::span<std::uint8_t> out) {
   return {};
 }
 
-}  // namespace leasefs::backend::barrier
+}  // namespace leasefs::backend::sdk
