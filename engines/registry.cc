@@ -8,6 +8,7 @@
 
 #include "engines/approle/approle.h"
 #include "engines/kv/kv.h"
+#include "engines/pki/pki.h"
 
 namespace leasefs::engines {
 
@@ -31,6 +32,7 @@ Factories build(std::initializer_list<std::pair<const char*, backend::sdk::Backe
 const Factories& secrets_engines() {
   static const Factories kEngines = build({
       {"kv", kv::make_kv},
+      {"pki", pki::make_pki},
   });
   return kEngines;
 }
