@@ -5,6 +5,7 @@
 
 #include "backend/core/internal_backends.h"
 #include "backend/sdk/cidr.h"
+#include "backend/sdk/encoding.h"
 #include "backend/sdk/duration.h"
 #include "backend/sdk/log.h"
 
@@ -36,7 +37,7 @@ bool glob_match(const std::vector<std::string>& globs, std::string_view path) {
 
 bool valid_request_path(std::string_view path) {
   if (path.empty()) return true;
-  if (path.size() > 4096) return false;
+  if (path.size() > 4096 || !sdk::valid_utf8(path)) return false;
   std::string_view rest = path;
   while (!rest.empty()) {
     auto slash = rest.find('/');
@@ -495,7 +496,12 @@ sdk::Result<CoreResponse> Core::handle_locked(CoreRequest& req) {
   if (token && !unauthenticated) {
     auto acl = policies_->acl_for(token->policies);
     if (!acl) return sdk::error(acl.error());
-    auto decision = (*acl)->allowed(sreq.operation, req.path, sreq.data, needs_sudo);
+    // Vault checks a list against the folder: "kv/app" lists as "kv/app/".
+    std::string acl_path = req.path;
+    if (sreq.operation == sdk::Operation::kList && !acl_path.empty() && acl_path.back() != '/') {
+      acl_path.push_back('/');
+    }
+    auto decision = (*acl)->allowed(sreq.operation, acl_path, sreq.data, needs_sudo);
     if (!decision.allowed) return permission_denied();
   }
 

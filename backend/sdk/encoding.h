@@ -21,6 +21,10 @@ inline std::string base64_encode(std::string_view s) {
   return base64_encode({reinterpret_cast<const std::uint8_t*>(s.data()), s.size()});
 }
 
+// True when `text` is well-formed UTF-8 (no overlongs, surrogates or code points past
+// U+10FFFF).
+bool valid_utf8(std::string_view text);
+
 // Decoded bytes in locked memory (these decoders are used for key material).
 Result<SecureBuffer> hex_decode(std::string_view text);
 Result<SecureBuffer> base64_decode(std::string_view text);

@@ -36,6 +36,16 @@ TEST(EncodingTest, StrictDecoders) {
   EXPECT_TRUE(base64_decode("Zm9vYg=="));
 }
 
+TEST(EncodingTest, Utf8Validation) {
+  EXPECT_TRUE(valid_utf8("plain ascii"));
+  EXPECT_TRUE(valid_utf8("\xc3\xa9t\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\x91"));
+  EXPECT_FALSE(valid_utf8("bad\xff\xfe"));
+  EXPECT_FALSE(valid_utf8("\xc0\xaf"));          // overlong '/'
+  EXPECT_FALSE(valid_utf8("\xed\xa0\x80"));      // surrogate
+  EXPECT_FALSE(valid_utf8("\xf4\x90\x80\x80"));  // past U+10FFFF
+  EXPECT_FALSE(valid_utf8("\xe2\x82"));          // truncated
+}
+
 TEST(RandomTest, IdsHaveTheirShape) {
   auto& random = SystemRandom::instance();
   std::set<std::string> seen;
