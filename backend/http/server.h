@@ -7,6 +7,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -44,6 +45,11 @@ struct ServerOptions {
   // Open connections; at the limit the server stops accepting (new connections wait in
   // the kernel's backlog) until one closes.
   std::size_t max_connections = 4096;
+  // Requests for which this returns true run on the I/O thread that read them instead
+  // of going through the worker pool: for handlers known to be quick and non-blocking
+  // (cached reads), the hand-off to a worker and back costs more than the work. Must
+  // be cheap and thread-safe; empty = every request goes to the pool.
+  std::function<bool(const HttpRequest&)> run_inline{};
 };
 
 class Server {

@@ -295,12 +295,15 @@ boost::asio::awaitable<bool> Session<Stream>::wait_for_request(bool first) {
   co_return true;
 }
 
-// Suspends until a worker has run the handler; answers 503 at once when the worker
-// queue is full.
+// Runs the handler inline when ServerOptions::run_inline says so; otherwise suspends
+// until a worker has run it, answering 503 at once when the worker queue is full.
 template <class Stream>
 boost::asio::awaitable<HttpResponse> Session<Stream>::dispatch(HttpRequest request) {
   using namespace session_detail;
   SessionHost* host = &host_;
+  if (host->options().run_inline && host->options().run_inline(request)) {
+    co_return call_handler(host->handler(), request);
+  }
   co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(HttpResponse)>(
       [host](auto completion, HttpRequest req) {
         using Pending = PendingRequest<decltype(completion)>;

@@ -175,6 +175,15 @@ HttpResponse ApiHandler::handle(HttpRequest& request) {
   return response;
 }
 
+bool ApiHandler::runs_inline(const HttpRequest& req) const {
+  if (req.method != "GET" && req.method != "HEAD") return false;
+  if (!req.path.starts_with(kApiPrefix)) return true;  // an immediate 404
+  std::string_view path = std::string_view(req.path).substr(kApiPrefix.size());
+  if (path == "sys/health" || path == "sys/seal-status" || path == "sys/init") return true;
+  auto mount = core_.route(path);
+  return mount && mount->entry.type == "kv";
+}
+
 HttpResponse ApiHandler::dispatch(HttpRequest& req, std::string& path_class) {
   if (!req.path.starts_with(kApiPrefix)) return error_response(404, "");
   std::string path = req.path.substr(kApiPrefix.size());

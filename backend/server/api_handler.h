@@ -18,6 +18,12 @@ class ApiHandler {
   // Thread-safe; never throws; every answer is a complete HTTP response.
   http::HttpResponse handle(http::HttpRequest& request);
 
+  // True for requests that are quick and never wait on a disk flush or an upstream:
+  // reads of KV mounts and of seal status and health. The HTTP layer runs those on
+  // its I/O thread (http::ServerOptions::run_inline). A read with a limited-use token
+  // still writes its use count; that costs one flush on the I/O thread, rarely.
+  bool runs_inline(const http::HttpRequest& request) const;
+
  private:
   http::HttpResponse dispatch(http::HttpRequest& request, std::string& path_class);
   http::HttpResponse sys_init(http::HttpRequest& request);

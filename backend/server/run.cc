@@ -100,6 +100,9 @@ int run_server(const ServerConfig& config, const std::string& version) {
                                         .key_file = config.tls_key_file,
                                         .min_version = config.tls_min_version};
   }
+  http_options.run_inline = [&handler](const http::HttpRequest& r) { return handler.runs_inline(r); };
+  // Writes wait for a group commit; more workers in flight make bigger groups.
+  http_options.workers = 32;
   auto server = http::Server::start(http_options, [&handler](http::HttpRequest& r) {
     return handler.handle(r);
   });

@@ -296,10 +296,23 @@ std::shared_mutex& VersionedStore::lock_for(std::string_view path) {
 }
 
 sdk::Result<MountConfig> VersionedStore::config() {
+  std::uint64_t generation = 0;
+  {
+    std::lock_guard lock(cache_mu_);
+    if (config_cache_) return *config_cache_;
+    generation = generation_;
+  }
   auto raw = storage_->get(kConfigKey);
   if (!raw) return sdk::error(raw.error());
   MountConfig c;
-  if (!raw->has_value()) return c;
+  auto remember = [&](const MountConfig& value) {
+    std::lock_guard lock(cache_mu_);
+    if (generation == generation_) config_cache_ = value;
+  };
+  if (!raw->has_value()) {
+    remember(c);
+    return c;
+  }
   auto j = parse_json(**raw);
   std::uint64_t max_versions = 0;
   std::int64_t dva = 0;
@@ -311,6 +324,7 @@ sdk::Result<MountConfig> VersionedStore::config() {
   }
   c.max_versions = static_cast<std::uint32_t>(max_versions);
   c.delete_version_after = sdk::Duration(dva);
+  remember(c);
   return c;
 }
 
@@ -323,6 +337,14 @@ sdk::StorageOp VersionedStore::put_config(const MountConfig& c) const {
 
 sdk::Result<std::optional<KeyMetadata>> VersionedStore::metadata(std::string_view path) {
   if (!validate_secret_path(path)) return std::optional<KeyMetadata>();
+  std::uint64_t generation = 0;
+  {
+    std::lock_guard lock(cache_mu_);
+    if (auto it = meta_cache_.find(std::string(path)); it != meta_cache_.end()) {
+      return std::optional<KeyMetadata>(*it->second);
+    }
+    generation = generation_;
+  }
   auto raw = storage_->get(meta_key(path));
   if (!raw) return sdk::error(raw.error());
   if (!raw->has_value()) return std::optional<KeyMetadata>();
@@ -330,6 +352,13 @@ sdk::Result<std::optional<KeyMetadata>> VersionedStore::metadata(std::string_vie
   if (!j) return corrupt("metadata");
   auto meta = metadata_from_storage(*j);
   if (!meta) return sdk::error(meta.error());
+  {
+    std::lock_guard lock(cache_mu_);
+    if (generation == generation_) {
+      if (meta_cache_.size() >= kMaxCached) meta_cache_.clear();
+      meta_cache_[std::string(path)] = std::make_shared<const KeyMetadata>(*meta);
+    }
+  }
   return std::optional<KeyMetadata>(std::move(*meta));
 }
 
@@ -354,8 +383,23 @@ sdk::StorageOp VersionedStore::put_version(std::string_view path, std::uint64_t 
   return sdk::StorageOp::put(version_key(path, version), "{\"data\":" + encoded_data + "}");
 }
 
+void VersionedStore::invalidate(const std::vector<sdk::StorageOp>& ops) {
+  std::lock_guard lock(cache_mu_);
+  ++generation_;
+  for (const auto& op : ops) {
+    if (op.key == kConfigKey) {
+      config_cache_.reset();
+    } else if (op.key.starts_with(kMetaPrefix)) {
+      meta_cache_.erase(op.key.substr(kMetaPrefix.size()));
+    }
+  }
+}
+
 sdk::Result<void> VersionedStore::apply(const std::vector<sdk::StorageOp>& ops) {
-  return storage_->apply(std::span<const sdk::StorageOp>(ops));
+  invalidate(ops);
+  auto result = storage_->apply(std::span<const sdk::StorageOp>(ops));
+  invalidate(ops);
+  return result;
 }
 
 std::string VersionedStore::meta_key(std::string_view path) {

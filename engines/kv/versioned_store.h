@@ -18,6 +18,9 @@
 #include <mutex>
 #include <optional>
 #include <shared_mutex>
+#include <unordered_map>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -131,7 +134,8 @@ class VersionedStore {
   sdk::StorageOp put_version(std::string_view path, std::uint64_t version,
                              const std::string& encoded_data) const;
 
-  // Applies one operation's writes atomically.
+  // Applies one operation's writes atomically, and drops what they touch from the
+  // cache of decoded metadata and config.
   sdk::Result<void> apply(const std::vector<sdk::StorageOp>& ops);
 
   static std::string meta_key(std::string_view path);
@@ -140,10 +144,23 @@ class VersionedStore {
  private:
   static constexpr std::size_t kStripes = 256;
 
+  static constexpr std::size_t kMaxCached = 10'000;
+  // Forgets cached entries for every key `ops` writes.
+  void invalidate(const std::vector<sdk::StorageOp>& ops);
+
   sdk::Storage* storage_;
   const sdk::Clock* clock_;
   std::array<std::shared_mutex, kStripes> locks_{};
   std::mutex config_mutex_{};
+
+  // Decoded metadata and config, so a read does not parse JSON it read before. Entries
+  // are dropped by apply() (writers hold the secret's lock, so no reader of the same
+  // secret is running); `generation_` keeps a read that raced an apply() from putting
+  // a stale entry back.
+  std::mutex cache_mu_{};
+  std::unordered_map<std::string, std::shared_ptr<const KeyMetadata>> meta_cache_{};
+  std::optional<MountConfig> config_cache_{};
+  std::uint64_t generation_ = 0;
 };
 
 // Checks that `path` can name a secret: non-empty, no trailing '/', at most
