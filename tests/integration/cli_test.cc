@@ -69,10 +69,12 @@ TEST(CliTest, VersionAndHelpForEverySubcommand) {
       queue.push_back(next);
     }
   }
-  for (const char* expected : {"server", "mount", "operator", "init", "unseal", "seal",
-                               "key-status", "rotate", "kv", "read", "write", "list",
-                               "delete", "lease", "token", "policy", "secrets", "audit",
-                               "status", "verify"}) {
+  for (const char* expected :
+       {"server", "mount", "operator", "init", "unseal", "seal", "key-status", "rotate", "kv",
+        "read", "write", "list", "delete", "lease", "token", "policy", "secrets", "auth",
+        "audit", "status", "verify", "login", "put", "get", "undelete", "destroy", "metadata",
+        "patch", "create", "lookup", "renew", "revoke", "capabilities", "enable", "disable",
+        "tune"}) {
     EXPECT_TRUE(seen.contains(expected)) << expected;
   }
 }
