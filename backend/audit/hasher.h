@@ -1,0 +1,71 @@
+// Salted HMACs for audit entries, as Vault writes them: a value v becomes
+// "hmac-sha256:" + hex(HMAC-SHA256(key = the device's salt, v)). Which values are
+// hashed is decided where entries are written (entry.h, json_text.h). Each device has its
+// own salt (a random UUID's 36-character text, kept in locked memory and persisted by
+// the broker behind the barrier), so the same secret hashes differently per device and
+// sys/audit-hash can recompute any value for one device.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "backend/sdk/random.h"
+#include "backend/sdk/secure_buffer.h"
+#include "backend/sdk/status.h"
+
+struct evp_mac_ctx_st;
+
+namespace leasefs::backend::audit {
+
+inline constexpr std::string_view kHmacPrefix = "hmac-sha256:";
+
+// A fresh salt: a version-4 UUID in its text form, in locked memory.
+sdk::Result<sdk::SecureBuffer> new_salt(sdk::Random& random);
+
+class Hasher {
+ public:
+  // Keys an HMAC-SHA256 with `salt` (non-empty). Fails only if OpenSSL does.
+  static sdk::Result<std::shared_ptr<Hasher>> create(sdk::SecureBuffer salt);
+  ~Hasher();
+  Hasher(const Hasher&) = delete;
+  Hasher& operator=(const Hasher&) = delete;
+
+  const sdk::SecureBuffer& salt() const { return salt_; }
+
+  // Borrows a keyed context for one entry's worth of HMACs, so hashing many strings
+  // takes the pool's lock once. Not thread-safe itself; one per thread at a time.
+  class Session {
+   public:
+    explicit Session(const Hasher& hasher);
+    ~Session();
+    Session(const Session&) = delete;
+    Session& operator=(const Session&) = delete;
+    // "hmac-sha256:<64 hex>" of `input`.
+    std::string hmac(std::string_view input);
+    // Appends the same to `out`.
+    void append_hmac(std::string_view input, std::string& out);
+
+   private:
+    const Hasher& hasher_;
+    evp_mac_ctx_st* ctx_;
+  };
+
+  // "hmac-sha256:<64 hex>" of `input`. Thread-safe.
+  std::string hmac(std::string_view input) const;
+
+ private:
+  Hasher(sdk::SecureBuffer salt, evp_mac_ctx_st* keyed);
+  evp_mac_ctx_st* acquire() const;
+  void release(evp_mac_ctx_st* ctx) const;
+
+  sdk::SecureBuffer salt_;
+  evp_mac_ctx_st* keyed_;  // the template every pooled context is copied from
+  mutable std::mutex pool_mu_;
+  mutable std::vector<evp_mac_ctx_st*> pool_;
+};
+
+}  // namespace leasefs::backend::audit

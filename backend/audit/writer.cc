@@ -1,0 +1,412 @@
+// The per-device writer thread (see writer.h).
+#include "backend/audit/writer.h"
+
+#include <algorithm>
+#include <system_error>
+
+#include <pthread.h>
+#include <signal.h>
+
+#include "backend/audit/chain.h"
+#include "backend/sdk/duration.h"
+#include "backend/sdk/log.h"
+
+namespace leasefs::backend::audit {
+namespace {
+
+using sdk::Code;
+using std::chrono::steady_clock;
+
+constexpr std::size_t kMaxBatchBytes = 4u << 20;
+constexpr auto kSyncInterval = std::chrono::seconds(1);
+constexpr auto kIdleWake = std::chrono::seconds(1);
+
+std::int64_t steady_ns(SteadyTime t) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
+
+}  // namespace
+
+// --- Completion -------------------------------------------------------------------------
+
+void Completion::report(std::string_view device, const sdk::Status& status) {
+  {
+    std::lock_guard lock(mu_);
+    if (status.ok()) {
+      ++recorded_;
+    } else {
+      if (!failures_.empty()) failures_ += "; ";
+      failures_ += std::string(device) + ": " + status.message();
+    }
+    --pending_;
+  }
+  cv_.notify_all();
+}
+
+bool Completion::wait(SteadyTime deadline, std::string& why) {
+  std::unique_lock lock(mu_);
+  cv_.wait_until(lock, deadline, [&] { return recorded_ > 0 || pending_ <= 0; });
+  if (recorded_ > 0) return true;
+  why = failures_;
+  if (pending_ > 0) {
+    if (!why.empty()) why += "; ";
+    why += std::to_string(pending_) + " device(s) did not finish within their write_timeout";
+  }
+  return false;
+}
+
+// --- DeviceWriter -----------------------------------------------------------------------
+
+struct DeviceWriter::State {
+  struct Item {
+    std::vector<std::string> bodies{};
+    std::size_t bytes = 0;
+    SteadyTime deadline{};
+    std::shared_ptr<Completion> done{};
+  };
+
+  WriterOptions options;
+  std::unique_ptr<Sink> sink;  // used by the writer thread only
+
+  mutable std::mutex mu;
+  std::condition_variable work_cv;     // wakes the writer
+  std::condition_variable ctl_cv;      // wakes callers of start(), reopen(), stop()
+  std::deque<Item> queue;              // mu
+  std::size_t queued_bytes = 0;        // mu
+  bool stopping = false;               // mu
+  bool exited = false;                 // mu
+  bool open_attempted = false;         // mu
+  sdk::Status open_status;             // mu
+  std::uint64_t reopen_requested = 0;  // mu
+  std::uint64_t reopen_done = 0;       // mu
+  sdk::Status reopen_status;           // mu
+  std::string head;                    // mu; only the writer thread changes it
+
+  // Writer thread only.
+  bool opened = false;
+  bool failing = false;
+  bool dirty = false;
+  SteadyTime last_sync{};
+
+  // Steady time (ns) at which the writer entered a sink call; 0 when it is not in one.
+  std::atomic<std::int64_t> busy_since{0};
+
+  std::string describe() const {
+    return "audit device " + options.name + " (" + sink->describe() + ")";
+  }
+
+  void set_failing(const sdk::Status& status) {
+    if (!failing) sdk::log_error("audit", describe() + " failed: " + status.message());
+    failing = true;
+  }
+  void set_healthy() {
+    if (failing) sdk::log_info("audit", describe() + " is writing again");
+    failing = false;
+  }
+
+  // Takes the chain head from a freshly opened sink, the first time only: later opens
+  // (rotation, a re-created file) continue the chain already running.
+  void adopt_tail(const LogTail& tail) {
+    std::lock_guard lock(mu);
+    if (!head.empty()) return;
+    if (!tail.last_hash.empty()) {
+      // The log's own last entry wins. If it is not the entry the broker saved at the
+      // last clean shutdown or rotation, say so: the file was cut back, replaced or
+      // written by someone else — or the server crashed after writing more entries.
+      if (!options.chain_head.empty() && options.chain_head != kGenesisHash &&
+          options.chain_head != tail.last_hash) {
+        sdk::log_warn("audit", describe() +
+                                   ": the log does not end with the entry saved at the last "
+                                   "shutdown or rotation (" +
+                                   options.chain_head + "); continuing from its last entry " +
+                                   tail.last_hash +
+                                   " (expected after a crash; otherwise check the log)");
+      }
+      head = tail.last_hash;
+    } else if (!options.chain_head.empty()) {
+      head = options.chain_head;
+    } else {
+      head = std::string(kGenesisHash);
+    }
+  }
+
+  sdk::Status open_sink() {
+    busy_since.store(steady_ns(steady_clock::now()));
+    auto tail = sink->open(steady_clock::now() + options.timeout);
+    busy_since.store(0);
+    if (!tail) return tail.error();
+    opened = true;
+    adopt_tail(*tail);
+    return {};
+  }
+
+  sdk::Status reopen_sink() {
+    busy_since.store(steady_ns(steady_clock::now()));
+    if (opened) (void)sink->sync();
+    auto tail = sink->reopen(steady_clock::now() + options.timeout);
+    busy_since.store(0);
+    if (!tail) return tail.error();
+    opened = true;
+    adopt_tail(*tail);
+    return {};
+  }
+
+  void sync_now() {
+    busy_since.store(steady_ns(steady_clock::now()));
+    auto synced = sink->sync();
+    busy_since.store(0);
+    if (!synced) set_failing(synced.error());
+    dirty = false;
+    last_sync = steady_clock::now();
+  }
+
+  void write_batch(std::vector<Item>& batch) {
+    const SteadyTime now = steady_clock::now();
+    std::vector<Item*> live;
+    live.reserve(batch.size());
+    for (auto& item : batch) {
+      if (now > item.deadline) {
+        item.done->report(
+            options.name,
+            sdk::Status(Code::kDeadlineExceeded, "not written within write_timeout (" +
+                                                     sdk::format_duration(options.timeout) + ")"));
+      } else {
+        live.push_back(&item);
+      }
+    }
+    if (live.empty()) return;
+    sdk::Status status;
+    if (!opened) status = open_sink();
+    std::string next;
+    bool written = false;
+    if (status.ok()) {
+      std::string buffer;
+      std::size_t size = 0;
+      for (Item* item : live) size += item->bytes + 160 * item->bodies.size();
+      buffer.reserve(size);
+      std::string chain;
+      {
+        std::lock_guard lock(mu);
+        chain = head;
+      }
+      for (Item* item : live) {
+        for (const auto& body : item->bodies) {
+          append_sealed_line(body, chain, buffer, next);
+          chain = next;
+        }
+      }
+      busy_since.store(steady_ns(steady_clock::now()));
+      auto result = sink->write(buffer, steady_clock::now() + options.timeout);
+      written = result.has_value();
+      if (written && options.fsync == FsyncPolicy::kAlways) {
+        result = sink->sync();
+        last_sync = steady_clock::now();
+      } else if (written) {
+        dirty = true;
+      }
+      busy_since.store(0);
+      if (written) {
+        // The lines are in the sink, so the chain moves on even if a sync failed.
+        std::lock_guard lock(mu);
+        head = chain;
+      }
+      if (!result) status = result.error();
+    }
+    if (status.ok()) {
+      set_healthy();
+    } else {
+      set_failing(status);
+    }
+    for (Item* item : live) item->done->report(options.name, status);
+    if (dirty && options.fsync == FsyncPolicy::kInterval &&
+        steady_clock::now() - last_sync >= kSyncInterval) {
+      sync_now();
+    }
+  }
+};
+
+DeviceWriter::DeviceWriter(std::shared_ptr<State> state) : state_(std::move(state)) {}
+
+DeviceWriter::~DeviceWriter() {
+  stop();
+}
+
+sdk::Result<std::unique_ptr<DeviceWriter>> DeviceWriter::start(WriterOptions options,
+                                                               std::unique_ptr<Sink> sink,
+                                                               bool require_open) {
+  auto state = std::make_shared<State>();
+  state->options = std::move(options);
+  state->sink = std::move(sink);
+  state->last_sync = steady_clock::now();
+  std::unique_ptr<DeviceWriter> writer(new DeviceWriter(state));
+  try {
+    writer->thread_ = std::thread(&DeviceWriter::run, state);
+  } catch (const std::system_error& e) {
+    return sdk::error(Code::kResourceExhausted, "cannot start the writer of audit device " +
+                                                    state->options.name + ": " + e.what());
+  }
+  if (require_open) {
+    std::unique_lock lock(state->mu);
+    const bool answered = state->ctl_cv.wait_until(
+        lock, steady_clock::now() + state->options.timeout, [&] { return state->open_attempted; });
+    sdk::Status status =
+        answered ? state->open_status
+                 : sdk::Status(Code::kDeadlineExceeded, "opening " + state->sink->describe() +
+                                                            " did not finish within write_timeout");
+    lock.unlock();
+    if (!status.ok()) {
+      writer->stop();
+      return sdk::error(status);
+    }
+  }
+  return writer;
+}
+
+void DeviceWriter::run(std::shared_ptr<State> state) {
+  State& s = *state;
+  // A stdout pipe whose reader went away must fail the write (EPIPE), not kill the
+  // server: SIGPIPE is blocked on this thread (sockets use MSG_NOSIGNAL anyway).
+  sigset_t pipe_signal;
+  sigemptyset(&pipe_signal);
+  sigaddset(&pipe_signal, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe_signal, nullptr);
+  sdk::Status opened = s.open_sink();
+  if (!opened.ok()) s.set_failing(opened);
+  {
+    std::lock_guard lock(s.mu);
+    s.open_attempted = true;
+    s.open_status = opened;
+  }
+  s.ctl_cv.notify_all();
+
+  std::unique_lock lock(s.mu);
+  while (true) {
+    s.work_cv.wait_for(lock, kIdleWake, [&] {
+      return s.stopping || !s.queue.empty() || s.reopen_requested != s.reopen_done;
+    });
+    if (s.reopen_requested != s.reopen_done) {
+      const std::uint64_t target = s.reopen_requested;
+      lock.unlock();
+      sdk::Status status = s.reopen_sink();
+      if (status.ok()) {
+        s.set_healthy();
+      } else {
+        s.set_failing(status);
+      }
+      lock.lock();
+      s.reopen_status = status;
+      s.reopen_done = target;
+      s.ctl_cv.notify_all();
+      continue;
+    }
+    if (s.queue.empty()) {
+      if (s.stopping) break;
+      if (s.dirty && s.options.fsync == FsyncPolicy::kInterval &&
+          steady_clock::now() - s.last_sync >= kSyncInterval) {
+        lock.unlock();
+        s.sync_now();
+        lock.lock();
+      }
+      continue;
+    }
+    std::vector<State::Item> batch;
+    std::size_t bytes = 0;
+    while (!s.queue.empty() && (batch.empty() || bytes + s.queue.front().bytes <= kMaxBatchBytes)) {
+      bytes += s.queue.front().bytes;
+      s.queued_bytes -= s.queue.front().bytes;
+      batch.push_back(std::move(s.queue.front()));
+      s.queue.pop_front();
+    }
+    lock.unlock();
+    s.write_batch(batch);
+    batch.clear();
+    lock.lock();
+  }
+  lock.unlock();
+  if (s.opened) {
+    if (s.dirty) s.sync_now();
+    s.sink->close();
+  }
+  lock.lock();
+  s.exited = true;
+  s.ctl_cv.notify_all();
+}
+
+sdk::Result<void> DeviceWriter::submit(std::vector<std::string> bodies, SteadyTime deadline,
+                                       std::shared_ptr<Completion> done) {
+  State& s = *state_;
+  const auto now = steady_clock::now();
+  const std::int64_t busy = s.busy_since.load();
+  if (busy != 0 && steady_ns(now) - busy > s.options.timeout.count()) {
+    return sdk::error(Code::kUnavailable, "stalled: a write has been blocked for more than " +
+                                              sdk::format_duration(s.options.timeout));
+  }
+  std::size_t bytes = 0;
+  for (const auto& b : bodies) bytes += b.size();
+  {
+    std::lock_guard lock(s.mu);
+    if (s.stopping) return sdk::error(Code::kUnavailable, "the device is closing");
+    if (s.queue.size() >= s.options.max_queue_entries ||
+        (!s.queue.empty() && s.queued_bytes + bytes > s.options.max_queue_bytes)) {
+      return sdk::error(Code::kResourceExhausted, "its queue is full");
+    }
+    s.queue.push_back(State::Item{.bodies = std::move(bodies),
+                                  .bytes = bytes,
+                                  .deadline = deadline,
+                                  .done = std::move(done)});
+    s.queued_bytes += bytes;
+  }
+  s.work_cv.notify_one();
+  return {};
+}
+
+sdk::Result<void> DeviceWriter::reopen() {
+  State& s = *state_;
+  std::unique_lock lock(s.mu);
+  if (s.stopping || s.exited) return sdk::error(Code::kUnavailable, "the device is closing");
+  const std::uint64_t mine = ++s.reopen_requested;
+  s.work_cv.notify_one();
+  const bool done = s.ctl_cv.wait_until(lock, steady_clock::now() + s.options.timeout,
+                                        [&] { return s.reopen_done >= mine || s.exited; });
+  if (!done || s.reopen_done < mine) {
+    return sdk::error(Code::kDeadlineExceeded,
+                      "reopen did not finish within write_timeout (the device is busy)");
+  }
+  if (!s.reopen_status.ok()) return sdk::error(s.reopen_status);
+  return {};
+}
+
+void DeviceWriter::stop() {
+  if (!thread_.joinable()) return;
+  State& s = *state_;
+  {
+    std::lock_guard lock(s.mu);
+    s.stopping = true;
+  }
+  s.work_cv.notify_all();
+  bool exited = false;
+  {
+    std::unique_lock lock(s.mu);
+    // Queued entries expire within one timeout; one write in progress may take another.
+    exited = s.ctl_cv.wait_until(
+        lock, steady_clock::now() + 2 * s.options.timeout + std::chrono::seconds(1),
+        [&] { return s.exited; });
+  }
+  if (exited) {
+    thread_.join();
+  } else {
+    sdk::log_error("audit", s.describe() + " is stuck in a write; leaving its thread behind");
+    thread_.detach();
+  }
+}
+
+std::string DeviceWriter::chain_head() const {
+  std::lock_guard lock(state_->mu);
+  return state_->head.empty() ? state_->options.chain_head : state_->head;
+}
+
+std::chrono::nanoseconds DeviceWriter::timeout() const {
+  return state_->options.timeout;
+}
+
+}  // namespace leasefs::backend::audit
