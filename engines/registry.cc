@@ -7,6 +7,7 @@
 #include <initializer_list>
 
 #include "engines/approle/approle.h"
+#include "engines/database/database.h"
 #include "engines/kv/kv.h"
 #include "engines/pki/pki.h"
 
@@ -33,6 +34,7 @@ const Factories& secrets_engines() {
   static const Factories kEngines = build({
       {"kv", kv::make_kv},
       {"pki", pki::make_pki},
+      {"database", database::make_database},
   });
   return kEngines;
 }

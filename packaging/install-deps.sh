@@ -13,6 +13,8 @@ packages=(
   libfuse3-dev libsystemd-dev libgtest-dev libgmock-dev libbenchmark-dev
   # tools the tests and benchmarks run
   openssl sqlite3 fuse3 util-linux procps psmisc curl
+  # real servers the database and ssh engine tests start (initdb/postgres, sshd, ssh)
+  postgresql openssh-server openssh-client
   # HTTP benchmark (bench/http_bench.sh): load generator, nginx baseline, profiler
   wrk nginx-light linux-perf
 )

@@ -1,0 +1,487 @@
+// The PostgreSQL plugin over libpq (see postgresql.h).
+#include "engines/database/postgresql.h"
+
+#include <libpq-fe.h>
+#include <poll.h>
+
+#include <cerrno>
+#include <map>
+#include <optional>
+#include <utility>
+
+#include "backend/sdk/secure_buffer.h"
+
+namespace leasefs::engines::database {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct ResultFree {
+  void operator()(PGresult* r) const { PQclear(r); }
+};
+using ResultPtr = std::unique_ptr<PGresult, ResultFree>;
+
+struct OptionsFree {
+  void operator()(PQconninfoOption* o) const { PQconninfoFree(o); }
+};
+
+// The URL with the credential placeholders taken out; the credentials are passed as
+// separate connection parameters that override what the URL says.
+std::string strip_placeholders(std::string url) {
+  for (std::string_view p : {"{{username}}", "{{password}}"}) {
+    for (auto pos = url.find(p); pos != std::string::npos; pos = url.find(p, pos)) {
+      url.erase(pos, p.size());
+    }
+  }
+  return url;
+}
+
+// Removes every occurrence of `secret` from `text` (error messages can quote statements).
+std::string redact(std::string text, std::string_view secret) {
+  if (secret.empty()) return text;
+  for (auto pos = text.find(secret); pos != std::string::npos; pos = text.find(secret, pos)) {
+    text.replace(pos, secret.size(), "[redacted]");
+  }
+  return text;
+}
+
+std::string trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+// libpq's message for the connection's last failure, without a trailing newline.
+std::string conn_message(PGconn* c) { return trim(c ? PQerrorMessage(c) : "out of memory"); }
+
+sdk::Status result_error(PGresult* r, std::string_view secret) {
+  const char* state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+  const char* primary = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+  const std::string sqlstate = state ? state : "";
+  std::string message = redact(primary ? primary : trim(PQresultErrorMessage(r)), secret);
+  sdk::Code code = sdk::Code::kInternal;
+  if (sqlstate.starts_with("08") || sqlstate.starts_with("53") || sqlstate == "57P01" ||
+      sqlstate == "57P02" || sqlstate == "57P03") {
+    code = sdk::Code::kUnavailable;
+  } else if (sqlstate == "57014") {
+    code = sdk::Code::kDeadlineExceeded;
+  }
+  return sdk::Status(code, "database error (SQLSTATE " + sqlstate + "): " + message);
+}
+
+// Runs `sql` (one or more statements; with `params`, exactly one) and returns the last
+// result. Waits on the socket until `deadline`; past it the connection is left busy
+// and the caller must discard it. `secret` is cut out of error messages.
+sdk::Result<ResultPtr> run(PGconn* c, const std::string& sql,
+                           const std::vector<std::string>& params, Clock::time_point deadline,
+                           std::string_view secret = {}) {
+  int sent = 0;
+  if (params.empty()) {
+    sent = PQsendQuery(c, sql.c_str());
+  } else {
+    std::vector<const char*> values;
+    for (const auto& p : params) values.push_back(p.c_str());
+    sent = PQsendQueryParams(c, sql.c_str(), static_cast<int>(values.size()), nullptr,
+                             values.data(), nullptr, nullptr, 0);
+  }
+  if (sent == 0) {
+    return sdk::error(sdk::Code::kUnavailable,
+                      "database connection failed: " + redact(conn_message(c), secret));
+  }
+  ResultPtr last;
+  std::optional<sdk::Status> first_error;
+  while (true) {
+    while (PQisBusy(c) != 0) {
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+      if (left.count() <= 0) {
+        return sdk::error(sdk::Code::kDeadlineExceeded,
+                          "the database did not answer in time");
+      }
+      pollfd pfd{PQsocket(c), POLLIN, 0};
+      int ready = poll(&pfd, 1, static_cast<int>(left.count()));
+      if (ready < 0 && errno != EINTR) {
+        return sdk::error(sdk::Code::kUnavailable, "database connection failed: poll");
+      }
+      if (ready > 0 && PQconsumeInput(c) == 0) {
+        return sdk::error(sdk::Code::kUnavailable,
+                          "database connection failed: " + redact(conn_message(c), secret));
+      }
+    }
+    ResultPtr r(PQgetResult(c));
+    if (!r) break;
+    const auto status = PQresultStatus(r.get());
+    if (status == PGRES_FATAL_ERROR || status == PGRES_BAD_RESPONSE) {
+      if (!first_error) first_error = result_error(r.get(), secret);
+    }
+    last = std::move(r);
+  }
+  if (PQstatus(c) != CONNECTION_OK) {
+    return sdk::error(sdk::Code::kUnavailable,
+                      "database connection failed: " + redact(conn_message(c), secret));
+  }
+  if (first_error) return sdk::error(*first_error);
+  return last;
+}
+
+// Fills a statement template with escaped values (see StatementValues).
+sdk::Result<std::string> render(PGconn* c, std::string_view statement,
+                                const StatementValues& values) {
+  struct Placeholder {
+    std::string_view token;
+    const std::string* value;
+    bool identifier;
+  };
+  const Placeholder placeholders[] = {{"{{name}}", &values.name, true},
+                                      {"{{username}}", &values.name, true},
+                                      {"{{password}}", &values.password, false},
+                                      {"{{expiration}}", &values.expiration, false}};
+  std::string out;
+  std::size_t i = 0;
+  while (i < statement.size()) {
+    bool matched = false;
+    for (const auto& p : placeholders) {
+      // With its quotes ("{{name}}" or '{{password}}'), or bare.
+      const char quote = p.identifier ? '"' : '\'';
+      std::size_t len = 0;
+      if (statement[i] == quote && statement.substr(i + 1).starts_with(p.token) &&
+          i + 1 + p.token.size() < statement.size() &&
+          statement[i + 1 + p.token.size()] == quote) {
+        len = p.token.size() + 2;
+      } else if (statement.substr(i).starts_with(p.token)) {
+        len = p.token.size();
+      }
+      if (len == 0) continue;
+      char* escaped = p.identifier ? PQescapeIdentifier(c, p.value->data(), p.value->size())
+                                   : PQescapeLiteral(c, p.value->data(), p.value->size());
+      if (escaped == nullptr) {
+        return sdk::invalid_argument("a value cannot be used in a statement: " +
+                                     conn_message(c));
+      }
+      out += escaped;
+      sdk::wipe(escaped, std::char_traits<char>::length(escaped));
+      PQfreemem(escaped);
+      i += len;
+      matched = true;
+      break;
+    }
+    if (!matched) out.push_back(statement[i++]);
+  }
+  return out;
+}
+
+// A string that holds a password: wiped when it goes.
+struct WipedString {
+  std::string text;
+  ~WipedString() { sdk::wipe(text.data(), text.size()); }
+};
+
+}  // namespace
+
+void PgPool::ConnFree::operator()(pg_conn* c) const { PQfinish(c); }
+
+sdk::Result<void> check_connection_url(const std::string& url) {
+  if (url.empty()) return sdk::invalid_argument("connection_url cannot be empty");
+  char* err = nullptr;
+  std::unique_ptr<PQconninfoOption, OptionsFree> opts(
+      PQconninfoParse(strip_placeholders(url).c_str(), &err));
+  if (!opts) {
+    std::string message = err ? trim(err) : "out of memory";
+    if (err) PQfreemem(err);
+    return sdk::invalid_argument("connection_url cannot be parsed: " + message);
+  }
+  return {};
+}
+
+// A connection taken from the pool; goes back (or is closed) when destroyed.
+class PgPool::Lease {
+ public:
+  Lease(PgPool* pool, ConnPtr conn, bool reused)
+      : pool_(pool), conn_(std::move(conn)), reused_(reused) {}
+  Lease(Lease&& o) noexcept
+      : pool_(std::exchange(o.pool_, nullptr)), conn_(std::move(o.conn_)), reused_(o.reused_) {}
+  Lease& operator=(Lease&&) = delete;
+  ~Lease() {
+    if (pool_ != nullptr) pool_->release(std::move(conn_), healthy());
+  }
+  PGconn* get() const { return conn_.get(); }
+  bool reused() const { return reused_; }
+  // Usable by the next caller: connected, idle, not inside a transaction.
+  bool healthy() const {
+    return conn_ && PQstatus(conn_.get()) == CONNECTION_OK && PQisBusy(conn_.get()) == 0 &&
+           PQtransactionStatus(conn_.get()) == PQTRANS_IDLE;
+  }
+
+ private:
+  PgPool* pool_;
+  ConnPtr conn_;
+  bool reused_;
+};
+
+PgPool::PgPool(PgSettings settings) : settings_(std::move(settings)) {
+  if (settings_.max_open_connections <= 0) settings_.max_open_connections = 4;
+}
+
+PgPool::~PgPool() {
+  sdk::wipe(settings_.password.data(), settings_.password.size());
+}
+
+int PgPool::open_connections() const {
+  std::lock_guard lock(mu_);
+  return open_;
+}
+
+sdk::Result<PgPool::ConnPtr> PgPool::connect() {
+  const std::string url = strip_placeholders(settings_.connection_url);
+  const std::string timeout = std::to_string(settings_.connect_timeout.count());
+  const std::string options =
+      "-c statement_timeout=" + std::to_string(settings_.statement_timeout.count());
+  std::vector<const char*> keys = {"dbname", "connect_timeout", "options", "application_name"};
+  std::vector<const char*> vals = {url.c_str(), timeout.c_str(), options.c_str(), "leasefs"};
+  if (!settings_.username.empty()) {
+    keys.push_back("user");
+    vals.push_back(settings_.username.c_str());
+  }
+  if (!settings_.password.empty()) {
+    keys.push_back("password");
+    vals.push_back(settings_.password.c_str());
+  }
+  keys.push_back(nullptr);
+  vals.push_back(nullptr);
+  ConnPtr conn(PQconnectdbParams(keys.data(), vals.data(), 1));
+  if (!conn || PQstatus(conn.get()) != CONNECTION_OK) {
+    return sdk::error(sdk::Code::kUnavailable,
+                      "cannot connect to the database: " +
+                          redact(conn_message(conn.get()), settings_.password));
+  }
+  // NOTICEs ("role ... does not exist, skipping") would go to stderr; they carry
+  // nothing the engine acts on.
+  PQsetNoticeProcessor(conn.get(), [](void*, const char*) {}, nullptr);
+  return conn;
+}
+
+sdk::Result<PgPool::Lease> PgPool::acquire() {
+  std::unique_lock lock(mu_);
+  const auto deadline = Clock::now() + settings_.acquire_timeout;
+  while (idle_.empty() && open_ >= settings_.max_open_connections) {
+    if (cv_.wait_until(lock, deadline) == std::cv_status::timeout && idle_.empty() &&
+        open_ >= settings_.max_open_connections) {
+      return sdk::error(sdk::Code::kUnavailable,
+                        "all " + std::to_string(settings_.max_open_connections) +
+                            " database connections are busy");
+    }
+  }
+  if (!idle_.empty()) {
+    ConnPtr conn = std::move(idle_.back());
+    idle_.pop_back();
+    return Lease(this, std::move(conn), true);
+  }
+  ++open_;
+  lock.unlock();
+  auto conn = connect();
+  if (!conn) {
+    lock.lock();
+    --open_;
+    cv_.notify_one();
+    return sdk::error(conn.error());
+  }
+  return Lease(this, std::move(*conn), false);
+}
+
+void PgPool::release(ConnPtr conn, bool healthy) {
+  ConnPtr drop;
+  {
+    std::lock_guard lock(mu_);
+    if (healthy && conn) {
+      idle_.push_back(std::move(conn));
+    } else {
+      --open_;
+      drop = std::move(conn);
+    }
+  }
+  cv_.notify_one();
+  // `drop` closes outside the lock.
+}
+
+void PgPool::close_idle() {
+  std::vector<ConnPtr> drop;
+  {
+    std::lock_guard lock(mu_);
+    drop.swap(idle_);
+    open_ -= static_cast<int>(drop.size());
+  }
+  cv_.notify_all();
+}
+
+template <class Fn>
+sdk::Result<void> PgPool::with_connection(Fn&& fn) {
+  for (int attempt = 0;; ++attempt) {
+    auto lease = acquire();
+    if (!lease) return sdk::error(lease.error());
+    bool progressed = false;
+    auto done = fn(lease->get(), progressed);
+    if (done || progressed || attempt > 0 || !lease->reused() ||
+        done.error().code() != sdk::Code::kUnavailable) {
+      return done;
+    }
+    // A pooled connection that broke while idle (the server restarted): once more on
+    // a new one. The broken one is dropped by the lease.
+  }
+}
+
+sdk::Result<void> PgPool::verify() {
+  return with_connection([&](PGconn* c, bool& progressed) -> sdk::Result<void> {
+    auto r = run(c, "SELECT 1", {}, Clock::now() + settings_.statement_timeout);
+    if (!r) return sdk::error(r.error());
+    progressed = true;
+    return {};
+  });
+}
+
+namespace {
+
+// Runs `statements` rendered with `values` inside BEGIN/COMMIT. `progressed` turns true
+// once BEGIN succeeded (from then on a retry could repeat work).
+sdk::Result<void> run_transaction(PGconn* c, const std::vector<std::string>& statements,
+                                  const StatementValues& values, Clock::duration timeout,
+                                  bool& progressed) {
+  auto begin = run(c, "BEGIN", {}, Clock::now() + timeout);
+  if (!begin) return sdk::error(begin.error());
+  progressed = true;
+  for (const auto& statement : statements) {
+    auto sql = render(c, statement, values);
+    if (!sql) {
+      (void)run(c, "ROLLBACK", {}, Clock::now() + timeout);
+      return sdk::error(sql.error());
+    }
+    WipedString text{std::move(*sql)};
+    auto r = run(c, text.text, {}, Clock::now() + timeout, values.password);
+    if (!r) {
+      if (PQstatus(c) == CONNECTION_OK && PQisBusy(c) == 0) {
+        (void)run(c, "ROLLBACK", {}, Clock::now() + timeout);
+      }
+      return sdk::error(r.error());
+    }
+  }
+  auto commit = run(c, "COMMIT", {}, Clock::now() + timeout);
+  if (!commit) return sdk::error(commit.error());
+  return {};
+}
+
+// True when a role named `name` exists.
+sdk::Result<bool> role_exists(PGconn* c, const std::string& name, Clock::duration timeout) {
+  auto r = run(c, "SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1", {name},
+               Clock::now() + timeout);
+  if (!r) return sdk::error(r.error());
+  return PQntuples(r->get()) > 0;
+}
+
+}  // namespace
+
+sdk::Result<void> PgPool::create_user(const std::vector<std::string>& creation,
+                                      const std::vector<std::string>& rollback,
+                                      const StatementValues& values) {
+  if (creation.empty()) return sdk::invalid_argument("the role has no creation statements");
+  const auto timeout = settings_.statement_timeout + std::chrono::seconds(5);
+  return with_connection([&](PGconn* c, bool& progressed) -> sdk::Result<void> {
+    auto done = run_transaction(c, creation, values, timeout, progressed);
+    if (done || !progressed || rollback.empty()) return done;
+    if (PQstatus(c) == CONNECTION_OK && PQisBusy(c) == 0) {
+      bool ignored = false;
+      (void)run_transaction(c, rollback, values, timeout, ignored);
+    }
+    return done;
+  });
+}
+
+sdk::Result<void> PgPool::renew_user(const std::vector<std::string>& renew,
+                                     const StatementValues& values) {
+  static const std::vector<std::string> kDefault = {
+      "ALTER ROLE {{name}} VALID UNTIL {{expiration}}"};
+  const auto timeout = settings_.statement_timeout + std::chrono::seconds(5);
+  return with_connection([&](PGconn* c, bool& progressed) -> sdk::Result<void> {
+    auto exists = role_exists(c, values.name, timeout);
+    if (!exists) return sdk::error(exists.error());
+    progressed = true;
+    if (!*exists) return sdk::not_found("the database role of this lease no longer exists");
+    bool ignored = false;
+    return run_transaction(c, renew.empty() ? kDefault : renew, values, timeout, ignored);
+  });
+}
+
+sdk::Result<void> PgPool::revoke_user(const std::vector<std::string>& revocation,
+                                      const std::string& username, bool terminate_sessions) {
+  const auto timeout = settings_.statement_timeout + std::chrono::seconds(5);
+  return with_connection([&](PGconn* c, bool& progressed) -> sdk::Result<void> {
+    auto exists = role_exists(c, username, timeout);
+    if (!exists) return sdk::error(exists.error());
+    progressed = true;
+    if (!*exists) return {};  // already gone (dropped by hand, or revoked before)
+    if (terminate_sessions) {
+      auto ended = run(c,
+                       "SELECT pg_catalog.pg_terminate_backend(pid) FROM "
+                       "pg_catalog.pg_stat_activity WHERE usename = $1",
+                       {username}, Clock::now() + timeout);
+      if (!ended) return sdk::error(ended.error());
+    }
+    const StatementValues values{.name = username, .password = {}, .expiration = {}};
+    bool ignored = false;
+    if (!revocation.empty()) {
+      return run_transaction(c, revocation, values, timeout, ignored);
+    }
+    // What the role was granted, found through the ACLs of this database's relations
+    // and schemas and of every database; each kind is revoked, then the role dropped.
+    auto grants = run(c,
+                      "SELECT 'relations', n.nspname FROM pg_catalog.pg_class cl "
+                      "JOIN pg_catalog.pg_namespace n ON n.oid = cl.relnamespace "
+                      "CROSS JOIN LATERAL pg_catalog.aclexplode(cl.relacl) a "
+                      "JOIN pg_catalog.pg_roles r ON r.oid = a.grantee WHERE r.rolname = $1 "
+                      "UNION SELECT 'schema', n.nspname FROM pg_catalog.pg_namespace n "
+                      "CROSS JOIN LATERAL pg_catalog.aclexplode(n.nspacl) a "
+                      "JOIN pg_catalog.pg_roles r ON r.oid = a.grantee WHERE r.rolname = $1 "
+                      "UNION SELECT 'database', d.datname FROM pg_catalog.pg_database d "
+                      "CROSS JOIN LATERAL pg_catalog.aclexplode(d.datacl) a "
+                      "JOIN pg_catalog.pg_roles r ON r.oid = a.grantee WHERE r.rolname = $1",
+                      {username}, Clock::now() + timeout);
+    if (!grants) return sdk::error(grants.error());
+    std::vector<std::string> statements;
+    for (int row = 0; row < PQntuples(grants->get()); ++row) {
+      const std::string kind = PQgetvalue(grants->get(), row, 0);
+      const std::string object = PQgetvalue(grants->get(), row, 1);
+      char* escaped = PQescapeIdentifier(c, object.data(), object.size());
+      if (escaped == nullptr) return sdk::internal_error("cannot escape: " + conn_message(c));
+      const std::string id = escaped;
+      PQfreemem(escaped);
+      if (kind == "relations") {
+        statements.push_back("REVOKE ALL PRIVILEGES ON ALL TABLES IN SCHEMA " + id +
+                             " FROM {{name}}");
+        statements.push_back("REVOKE ALL PRIVILEGES ON ALL SEQUENCES IN SCHEMA " + id +
+                             " FROM {{name}}");
+      } else if (kind == "schema") {
+        statements.push_back("REVOKE ALL PRIVILEGES ON SCHEMA " + id + " FROM {{name}}");
+      } else {
+        statements.push_back("REVOKE ALL PRIVILEGES ON DATABASE " + id + " FROM {{name}}");
+      }
+    }
+    statements.push_back("DROP ROLE IF EXISTS {{name}}");
+    // The templates above are the engine's own; only the role name is filled in.
+    return run_transaction(c, statements, values, timeout, ignored);
+  });
+}
+
+sdk::Result<void> PgPool::rotate_root(const std::vector<std::string>& statements,
+                                      const std::string& new_password) {
+  static const std::vector<std::string> kDefault = {
+      "ALTER ROLE {{username}} WITH PASSWORD {{password}}"};
+  if (settings_.username.empty()) {
+    return sdk::invalid_argument("unable to rotate root credentials: no username in config");
+  }
+  const auto timeout = settings_.statement_timeout + std::chrono::seconds(5);
+  const StatementValues values{
+      .name = settings_.username, .password = new_password, .expiration = {}};
+  return with_connection([&](PGconn* c, bool& progressed) -> sdk::Result<void> {
+    return run_transaction(c, statements.empty() ? kDefault : statements, values, timeout,
+                           progressed);
+  });
+}
+
+}  // namespace leasefs::engines::database

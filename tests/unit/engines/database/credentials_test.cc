@@ -1,0 +1,80 @@
+// Generated user names (Vault's default shape, the template subset, the 63-byte cap at
+// a character boundary) and passwords (length, alphabet, every class present).
+#include <gtest/gtest.h>
+
+#include <regex>
+#include <set>
+
+#include "engines/database/credentials.h"
+
+namespace leasefs::engines::database {
+namespace {
+
+const sdk::WallTime kNow{std::chrono::seconds(1'764'000'000)};
+
+TEST(DatabaseCredentials, DefaultUsernameHasVaultsShape) {
+  sdk::SystemRandom& random = sdk::SystemRandom::instance();
+  auto name = generate_username(
+      "", {.display_name = "approle-web", .role_name = "readonly-long", .now = kNow}, random);
+  ASSERT_TRUE(name) << name.error().message();
+  EXPECT_TRUE(std::regex_match(*name, std::regex("v-approle--readonly-[A-Za-z0-9]{20}-1764000000")))
+      << *name;
+  EXPECT_LE(name->size(), kMaxPostgresUsername);
+}
+
+TEST(DatabaseCredentials, LongNamesAreCutAtACharacterBoundary) {
+  sdk::SeededRandom random(7);
+  // 'é' is two bytes; a template that puts it across byte 63 must not split it.
+  std::string display(61, 'a');
+  display += "\xC3\xA9z";
+  auto name = generate_username("{{.DisplayName}}", {.display_name = display, .role_name = "r", .now = kNow},
+                                random);
+  ASSERT_TRUE(name);
+  EXPECT_EQ(name->size(), 61u + 2u);
+  auto cut = truncate_utf8(std::string(62, 'a') + "\xC3\xA9", 63);
+  EXPECT_EQ(cut, std::string(62, 'a'));
+}
+
+TEST(DatabaseCredentials, TemplateSubset) {
+  sdk::SeededRandom random(1);
+  const UsernameInput in{.display_name = "Token", .role_name = "RO", .now = kNow};
+  auto a = generate_username("app_{{.RoleName | lowercase}}_{{random 6}}_{{unix_time}}", in, random);
+  ASSERT_TRUE(a) << a.error().message();
+  EXPECT_TRUE(std::regex_match(*a, std::regex("app_ro_[A-Za-z0-9]{6}_1764000000"))) << *a;
+  auto b = generate_username("{{ .DisplayName | uppercase | replace \"O\" \"0\" | truncate 3 }}", in,
+                             random);
+  ASSERT_TRUE(b) << b.error().message();
+  EXPECT_EQ(*b, "T0K");
+  auto c = generate_username("{{unix_time_millis}}", in, random);
+  ASSERT_TRUE(c);
+  EXPECT_EQ(*c, "1764000000000");
+
+  for (const char* bad : {"{{.Nope}}", "{{random}}", "{{random x}}", "{{.RoleName | sha}}",
+                          "{{printf \"%s\" .RoleName}}", "v-{{.RoleName", "{{}}"}) {
+    SCOPED_TRACE(bad);
+    auto r = check_username_template(bad);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code(), sdk::Code::kInvalidArgument);
+  }
+  EXPECT_TRUE(check_username_template("plain-{{.RoleName}}"));
+}
+
+TEST(DatabaseCredentials, PasswordsAreStrongAndDistinct) {
+  sdk::SystemRandom& random = sdk::SystemRandom::instance();
+  std::set<std::string> seen;
+  for (int i = 0; i < 200; ++i) {
+    auto pw = generate_password(random);
+    ASSERT_TRUE(pw);
+    ASSERT_EQ(pw->size(), 20u);
+    EXPECT_TRUE(std::regex_match(*pw, std::regex("[A-Za-z0-9-]{20}")));
+    EXPECT_TRUE(std::regex_search(*pw, std::regex("[A-Z]")));
+    EXPECT_TRUE(std::regex_search(*pw, std::regex("[a-z]")));
+    EXPECT_TRUE(std::regex_search(*pw, std::regex("[0-9]")));
+    EXPECT_NE(pw->find('-'), std::string::npos);
+    seen.insert(*pw);
+  }
+  EXPECT_EQ(seen.size(), 200u);
+}
+
+}  // namespace
+}  // namespace leasefs::engines::database
