@@ -10,6 +10,7 @@
 #include "engines/database/database.h"
 #include "engines/kv/kv.h"
 #include "engines/pki/pki.h"
+#include "engines/ssh/ssh.h"
 
 namespace leasefs::engines {
 
@@ -35,6 +36,7 @@ const Factories& secrets_engines() {
       {"kv", kv::make_kv},
       {"pki", pki::make_pki},
       {"database", database::make_database},
+      {"ssh", ssh::make_ssh},
   });
   return kEngines;
 }
