@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <map>
 #include <optional>
+#include <thread>
 #include <utility>
 
 #include "backend/sdk/secure_buffer.h"
@@ -270,10 +271,15 @@ sdk::Result<PgPool::Lease> PgPool::acquire() {
                             " database connections are busy");
     }
   }
-  if (!idle_.empty()) {
+  while (!idle_.empty()) {
     ConnPtr conn = std::move(idle_.back());
     idle_.pop_back();
-    return Lease(this, std::move(conn), true);
+    // Reads what the server sent while the connection sat idle: a server that went
+    // away has closed it, and the connection shows it now instead of on first use.
+    if (PQconsumeInput(conn.get()) == 1 && PQstatus(conn.get()) == CONNECTION_OK) {
+      return Lease(this, std::move(conn), true);
+    }
+    --open_;  // a slot for a new connection, taken below
   }
   ++open_;
   lock.unlock();
@@ -312,19 +318,42 @@ void PgPool::close_idle() {
   cv_.notify_all();
 }
 
+namespace {
+
+// The server rolled the work back because of a concurrent change (serialization
+// failure, deadlock, or the "tuple concurrently updated" that concurrent GRANTs on one
+// table cause): running it again is safe.
+bool conflict(const sdk::Status& status) {
+  const std::string& m = status.message();
+  return m.find("(SQLSTATE 40001)") != std::string::npos ||
+         m.find("(SQLSTATE 40P01)") != std::string::npos ||
+         (m.find("(SQLSTATE XX000)") != std::string::npos &&
+          m.find("concurrently") != std::string::npos);
+}
+
+}  // namespace
+
 template <class Fn>
 sdk::Result<void> PgPool::with_connection(Fn&& fn) {
-  for (int attempt = 0;; ++attempt) {
+  constexpr int kAttempts = 5;
+  for (int attempt = 1;; ++attempt) {
     auto lease = acquire();
     if (!lease) return sdk::error(lease.error());
     bool progressed = false;
     auto done = fn(lease->get(), progressed);
-    if (done || progressed || attempt > 0 || !lease->reused() ||
-        done.error().code() != sdk::Code::kUnavailable) {
-      return done;
+    if (done || attempt == kAttempts) return done;
+    // A pooled connection that broke while idle (the server restarted) before the
+    // work was sent: again on a new one (the broken one is dropped by the lease).
+    const bool stale = !progressed && lease->reused() &&
+                       done.error().code() == sdk::Code::kUnavailable;
+    if (!stale && !conflict(done.error())) return done;
+    if (!stale) {
+      // Back off a little, with jitter, so the competing transactions spread out.
+      thread_local std::uint32_t seed = static_cast<std::uint32_t>(
+          std::hash<std::thread::id>{}(std::this_thread::get_id()));
+      seed = seed * 1664525u + 1013904223u;
+      std::this_thread::sleep_for(std::chrono::milliseconds(2 * attempt + (seed >> 28)));
     }
-    // A pooled connection that broke while idle (the server restarted): once more on
-    // a new one. The broken one is dropped by the lease.
   }
 }
 
@@ -339,31 +368,24 @@ sdk::Result<void> PgPool::verify() {
 
 namespace {
 
-// Runs `statements` rendered with `values` inside BEGIN/COMMIT. `progressed` turns true
-// once BEGIN succeeded (from then on a retry could repeat work).
+// Runs `statements` rendered with `values` as one query string: PostgreSQL runs the
+// statements of one simple query in one implicit transaction, so they commit together
+// or not at all, in a single round trip. `progressed` turns true when the work is sent
+// (from then on a retry after a broken connection could repeat it).
 sdk::Result<void> run_transaction(PGconn* c, const std::vector<std::string>& statements,
                                   const StatementValues& values, Clock::duration timeout,
                                   bool& progressed) {
-  auto begin = run(c, "BEGIN", {}, Clock::now() + timeout);
-  if (!begin) return sdk::error(begin.error());
-  progressed = true;
+  WipedString batch;
   for (const auto& statement : statements) {
     auto sql = render(c, statement, values);
-    if (!sql) {
-      (void)run(c, "ROLLBACK", {}, Clock::now() + timeout);
-      return sdk::error(sql.error());
-    }
+    if (!sql) return sdk::error(sql.error());
     WipedString text{std::move(*sql)};
-    auto r = run(c, text.text, {}, Clock::now() + timeout, values.password);
-    if (!r) {
-      if (PQstatus(c) == CONNECTION_OK && PQisBusy(c) == 0) {
-        (void)run(c, "ROLLBACK", {}, Clock::now() + timeout);
-      }
-      return sdk::error(r.error());
-    }
+    batch.text += text.text;
+    batch.text += ";\n";
   }
-  auto commit = run(c, "COMMIT", {}, Clock::now() + timeout);
-  if (!commit) return sdk::error(commit.error());
+  progressed = true;
+  auto r = run(c, batch.text, {}, Clock::now() + timeout, values.password);
+  if (!r) return sdk::error(r.error());
   return {};
 }
 
@@ -401,10 +423,8 @@ sdk::Result<void> PgPool::renew_user(const std::vector<std::string>& renew,
   return with_connection([&](PGconn* c, bool& progressed) -> sdk::Result<void> {
     auto exists = role_exists(c, values.name, timeout);
     if (!exists) return sdk::error(exists.error());
-    progressed = true;
     if (!*exists) return sdk::not_found("the database role of this lease no longer exists");
-    bool ignored = false;
-    return run_transaction(c, renew.empty() ? kDefault : renew, values, timeout, ignored);
+    return run_transaction(c, renew.empty() ? kDefault : renew, values, timeout, progressed);
   });
 }
 
@@ -412,10 +432,27 @@ sdk::Result<void> PgPool::revoke_user(const std::vector<std::string>& revocation
                                       const std::string& username, bool terminate_sessions) {
   const auto timeout = settings_.statement_timeout + std::chrono::seconds(5);
   return with_connection([&](PGconn* c, bool& progressed) -> sdk::Result<void> {
-    auto exists = role_exists(c, username, timeout);
-    if (!exists) return sdk::error(exists.error());
-    progressed = true;
-    if (!*exists) return {};  // already gone (dropped by hand, or revoked before)
+    // Whether the role exists and, in the same round trip, what it was granted: on
+    // this database's tables, views and sequences, its schemas, and every database.
+    auto found = run(c,
+                     "SELECT 'role', '', '' FROM pg_catalog.pg_roles WHERE rolname = $1 "
+                     "UNION ALL SELECT DISTINCT CASE WHEN cl.relkind = 'S' THEN 'sequence' "
+                     "ELSE 'table' END, n.nspname, cl.relname FROM pg_catalog.pg_class cl "
+                     "JOIN pg_catalog.pg_namespace n ON n.oid = cl.relnamespace "
+                     "CROSS JOIN LATERAL pg_catalog.aclexplode(cl.relacl) a "
+                     "JOIN pg_catalog.pg_roles r ON r.oid = a.grantee WHERE r.rolname = $1 "
+                     "UNION ALL SELECT DISTINCT 'schema', n.nspname, '' "
+                     "FROM pg_catalog.pg_namespace n "
+                     "CROSS JOIN LATERAL pg_catalog.aclexplode(n.nspacl) a "
+                     "JOIN pg_catalog.pg_roles r ON r.oid = a.grantee WHERE r.rolname = $1 "
+                     "UNION ALL SELECT DISTINCT 'database', d.datname, '' "
+                     "FROM pg_catalog.pg_database d "
+                     "CROSS JOIN LATERAL pg_catalog.aclexplode(d.datacl) a "
+                     "JOIN pg_catalog.pg_roles r ON r.oid = a.grantee WHERE r.rolname = $1",
+                     {username}, Clock::now() + timeout);
+    if (!found) return sdk::error(found.error());
+    PGresult* rows = found->get();
+    if (PQntuples(rows) == 0) return {};  // already gone (dropped by hand, or revoked)
     if (terminate_sessions) {
       auto ended = run(c,
                        "SELECT pg_catalog.pg_terminate_backend(pid) FROM "
@@ -424,47 +461,37 @@ sdk::Result<void> PgPool::revoke_user(const std::vector<std::string>& revocation
       if (!ended) return sdk::error(ended.error());
     }
     const StatementValues values{.name = username, .password = {}, .expiration = {}};
-    bool ignored = false;
     if (!revocation.empty()) {
-      return run_transaction(c, revocation, values, timeout, ignored);
+      return run_transaction(c, revocation, values, timeout, progressed);
     }
-    // What the role was granted, found through the ACLs of this database's relations
-    // and schemas and of every database; each kind is revoked, then the role dropped.
-    auto grants = run(c,
-                      "SELECT 'relations', n.nspname FROM pg_catalog.pg_class cl "
-                      "JOIN pg_catalog.pg_namespace n ON n.oid = cl.relnamespace "
-                      "CROSS JOIN LATERAL pg_catalog.aclexplode(cl.relacl) a "
-                      "JOIN pg_catalog.pg_roles r ON r.oid = a.grantee WHERE r.rolname = $1 "
-                      "UNION SELECT 'schema', n.nspname FROM pg_catalog.pg_namespace n "
-                      "CROSS JOIN LATERAL pg_catalog.aclexplode(n.nspacl) a "
-                      "JOIN pg_catalog.pg_roles r ON r.oid = a.grantee WHERE r.rolname = $1 "
-                      "UNION SELECT 'database', d.datname FROM pg_catalog.pg_database d "
-                      "CROSS JOIN LATERAL pg_catalog.aclexplode(d.datacl) a "
-                      "JOIN pg_catalog.pg_roles r ON r.oid = a.grantee WHERE r.rolname = $1",
-                      {username}, Clock::now() + timeout);
-    if (!grants) return sdk::error(grants.error());
-    std::vector<std::string> statements;
-    for (int row = 0; row < PQntuples(grants->get()); ++row) {
-      const std::string kind = PQgetvalue(grants->get(), row, 0);
-      const std::string object = PQgetvalue(grants->get(), row, 1);
-      char* escaped = PQescapeIdentifier(c, object.data(), object.size());
-      if (escaped == nullptr) return sdk::internal_error("cannot escape: " + conn_message(c));
-      const std::string id = escaped;
+    auto identifier = [c](const char* text) -> std::optional<std::string> {
+      char* escaped = PQescapeIdentifier(c, text, std::char_traits<char>::length(text));
+      if (escaped == nullptr) return std::nullopt;
+      std::string out = escaped;
       PQfreemem(escaped);
-      if (kind == "relations") {
-        statements.push_back("REVOKE ALL PRIVILEGES ON ALL TABLES IN SCHEMA " + id +
-                             " FROM {{name}}");
-        statements.push_back("REVOKE ALL PRIVILEGES ON ALL SEQUENCES IN SCHEMA " + id +
-                             " FROM {{name}}");
+      return out;
+    };
+    std::vector<std::string> statements;
+    for (int row = 0; row < PQntuples(rows); ++row) {
+      const std::string kind = PQgetvalue(rows, row, 0);
+      if (kind == "role") continue;
+      auto first = identifier(PQgetvalue(rows, row, 1));
+      if (!first) return sdk::internal_error("cannot escape: " + conn_message(c));
+      if (kind == "table" || kind == "sequence") {
+        auto relation = identifier(PQgetvalue(rows, row, 2));
+        if (!relation) return sdk::internal_error("cannot escape: " + conn_message(c));
+        statements.push_back("REVOKE ALL PRIVILEGES ON " +
+                             std::string(kind == "table" ? "TABLE " : "SEQUENCE ") + *first +
+                             "." + *relation + " FROM {{name}}");
       } else if (kind == "schema") {
-        statements.push_back("REVOKE ALL PRIVILEGES ON SCHEMA " + id + " FROM {{name}}");
+        statements.push_back("REVOKE ALL PRIVILEGES ON SCHEMA " + *first + " FROM {{name}}");
       } else {
-        statements.push_back("REVOKE ALL PRIVILEGES ON DATABASE " + id + " FROM {{name}}");
+        statements.push_back("REVOKE ALL PRIVILEGES ON DATABASE " + *first + " FROM {{name}}");
       }
     }
     statements.push_back("DROP ROLE IF EXISTS {{name}}");
     // The templates above are the engine's own; only the role name is filled in.
-    return run_transaction(c, statements, values, timeout, ignored);
+    return run_transaction(c, statements, values, timeout, progressed);
   });
 }
 

@@ -5,6 +5,7 @@
 // behind; SQL-looking names escaped; a database that is down or does not answer giving
 // a 5xx-class error in bounded time and the pool recovering afterwards.
 #include <regex>
+#include <thread>
 
 #include "tests/support/postgres_fixture.h"
 #include "tests/unit/engines/database/database_test_util.h"
@@ -246,6 +247,35 @@ TEST_F(PostgresTest, SqlLookingNamesAreEscaped) {
   EXPECT_EQ(admin("SELECT count(*) FROM public.items"), "2");
   ASSERT_TRUE(revoke(lease_of(c.response)));
   EXPECT_EQ(admin("SELECT count(*) FROM pg_roles WHERE rolname LIKE 'v-x\"; DRO-%'"), "0");
+}
+
+TEST_F(PostgresTest, ConcurrentCredsOnOneTableAllSucceed) {
+  // Concurrent GRANTs on one table make PostgreSQL fail some with "tuple concurrently
+  // updated"; the engine runs those transactions again.
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < 6; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 8; ++i) {
+        auto req = request(Operation::kRead, "creds/ro");
+        auto r = engine_->handle(req);
+        if (!r) {
+          ++failures;
+          ADD_FAILURE() << r.error().message();
+          continue;
+        }
+        auto rreq = request(Operation::kUpdate, "sys/leases/revoke");
+        auto done = engine_->revoke_secret(rreq, lease_of(*r));
+        if (!done) {
+          ++failures;
+          ADD_FAILURE() << done.error().message();
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures, 0);
+  EXPECT_EQ(admin("SELECT count(*) FROM pg_roles WHERE rolname LIKE 'v-token-ro-%'"), "0");
 }
 
 TEST_F(PostgresTest, DownDatabaseIsUnavailableAndThePoolRecovers) {
