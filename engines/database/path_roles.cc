@@ -1,5 +1,6 @@
 // roles/ (LIST) and roles/<name>: which config a role uses and the statements that
-// create, renew, revoke and roll back its users. A write replaces the whole role.
+// create, renew, revoke and roll back its users. A write updates the fields it names
+// and keeps the others, as Vault's does.
 // Statements may use {{name}}, {{password}} and {{expiration}}; the engine escapes the
 // values with libpq, so names are never spliced in as raw text.
 #include "engines/database/engine.h"
@@ -46,21 +47,26 @@ sdk::Result<bool> role_exists(Engine& engine, sdk::Request& request, const sdk::
   return role->has_value();
 }
 
-sdk::Result<sdk::Response> write_role(Engine&, sdk::Request& request, const sdk::FieldData& f) {
+sdk::Result<sdk::Response> write_role(Engine& engine, sdk::Request& request,
+                                      const sdk::FieldData& f) {
   auto name = role_name(f);
   if (!name) return sdk::error(name.error());
-  DbRole r;
-  r.db_name = f.string("db_name");
+  auto existing = engine.read_role(*request.storage, *name);
+  if (!existing) return sdk::error(existing.error());
+  DbRole r = existing->value_or(DbRole{});
+  if (f.has("db_name")) r.db_name = f.string("db_name");
   if (r.db_name.empty()) return sdk::invalid_argument("empty database name attribute");
-  r.creation_statements = f.strings("creation_statements");
+  if (f.has("creation_statements")) r.creation_statements = f.strings("creation_statements");
   if (r.creation_statements.empty()) {
     return sdk::invalid_argument("creation_statements are required");
   }
-  r.revocation_statements = f.strings("revocation_statements");
-  r.rollback_statements = f.strings("rollback_statements");
-  r.renew_statements = f.strings("renew_statements");
-  r.default_ttl = f.duration("default_ttl");
-  r.max_ttl = f.duration("max_ttl");
+  if (f.has("revocation_statements")) {
+    r.revocation_statements = f.strings("revocation_statements");
+  }
+  if (f.has("rollback_statements")) r.rollback_statements = f.strings("rollback_statements");
+  if (f.has("renew_statements")) r.renew_statements = f.strings("renew_statements");
+  if (f.has("default_ttl")) r.default_ttl = f.duration("default_ttl");
+  if (f.has("max_ttl")) r.max_ttl = f.duration("max_ttl");
   if (r.max_ttl.count() > 0 && r.default_ttl > r.max_ttl) {
     return sdk::invalid_argument("ttl cannot be greater than max_ttl");
   }

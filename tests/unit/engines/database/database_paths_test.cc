@@ -94,6 +94,14 @@ TEST_F(DatabaseTest, RolesAndSqlLookingNames) {
   ASSERT_TRUE(list);
   EXPECT_EQ(list->data["keys"], json::array({"ro"}));
 
+  // An update keeps what it does not name.
+  ASSERT_TRUE(write("roles/ro", {{"default_ttl", "2h"}}));
+  r = read("roles/ro");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->data["default_ttl"], 7200);
+  EXPECT_EQ(r->data["creation_statements"].size(), 1u);
+  expect_code(write("roles/ro", {{"default_ttl", "25h"}}), Code::kInvalidArgument, "max_ttl");
+
   json over = role;
   over["default_ttl"] = "48h";
   expect_code(write("roles/over", over), Code::kInvalidArgument, "max_ttl");
