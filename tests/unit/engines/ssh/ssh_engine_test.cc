@@ -34,7 +34,8 @@ TEST(SshWire, StringsIntegersAndMpints) {
   EXPECT_TRUE(r.u32(v) && r.u32(v));  // the u64
   ASSERT_TRUE(r.string(s));
   EXPECT_EQ(s, "ab");
-  WireReader short_read(std::string("\x00\x00\x00\x09xx", 6));
+  const std::string truncated("\x00\x00\x00\x09xx", 6);
+  WireReader short_read(truncated);
   EXPECT_FALSE(short_read.string(s));
 }
 
