@@ -77,6 +77,8 @@ void register_token_commands(CLI::App& app, int& exit_code);
 void register_policy_commands(CLI::App& app, int& exit_code);
 void register_secrets_commands(CLI::App& app, int& exit_code);
 void register_auth_commands(CLI::App& app, int& exit_code);
+void register_lease_commands(CLI::App& app, int& exit_code);
+void register_audit_commands(CLI::App& app, int& exit_code);
 void register_planned_commands(CLI::App& app, int& exit_code);
 
 }  // namespace leasefs::cli

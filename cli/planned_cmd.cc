@@ -18,11 +18,6 @@ const std::vector<Planned>& planned() {
   static const std::vector<Planned> kPlanned = {
       {"mount", "Mount a directory where opening a file generates a leased secret",
        "the FUSE mount (issue 5)", {}},
-      {"lease", "Look up, renew and revoke leases", "leases and audit (issue 4)",
-       {{"lookup", "Show a lease"}, {"renew", "Renew a lease"}, {"revoke", "Revoke leases"}}},
-      {"audit", "Audit devices and log verification", "leases and audit (issue 4)",
-       {{"enable", "Enable an audit device"}, {"list", "List audit devices"},
-        {"disable", "Disable an audit device"}, {"verify", "Verify an audit log's hash chain"}}},
   };
   return kPlanned;
 }

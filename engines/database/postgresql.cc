@@ -69,20 +69,30 @@ sdk::Status result_error(PGresult* r, std::string_view secret) {
   return sdk::Status(code, "database error (SQLSTATE " + sqlstate + "): " + message);
 }
 
-// Runs `sql` (one or more statements; with `params`, exactly one) and returns the last
-// result. Waits on the socket until `deadline`; past it the connection is left busy
-// and the caller must discard it. `secret` is cut out of error messages.
+// How a command is sent: a query string, a query with parameters, a prepared statement
+// (by name, with parameters), or the preparation of one.
+enum class Send { kQuery, kPrepared, kPrepare };
+
+// Sends `sql` (one or more statements; with `params`, exactly one) and returns the last
+// result. With kPrepared `sql` is the statement's name; with kPrepare, the name is
+// params[0] and `sql` its text. Waits on the socket until `deadline`; past it the
+// connection is left busy and the caller must discard it. `secret` is cut out of
+// error messages.
 sdk::Result<ResultPtr> run(PGconn* c, const std::string& sql,
                            const std::vector<std::string>& params, Clock::time_point deadline,
-                           std::string_view secret = {}) {
+                           std::string_view secret = {}, Send how = Send::kQuery) {
   int sent = 0;
-  if (params.empty()) {
+  std::vector<const char*> values;
+  for (const auto& p : params) values.push_back(p.c_str());
+  const int n = static_cast<int>(values.size());
+  if (how == Send::kPrepare) {
+    sent = PQsendPrepare(c, values.at(0), sql.c_str(), 0, nullptr);
+  } else if (how == Send::kPrepared) {
+    sent = PQsendQueryPrepared(c, sql.c_str(), n, values.data(), nullptr, nullptr, 0);
+  } else if (params.empty()) {
     sent = PQsendQuery(c, sql.c_str());
   } else {
-    std::vector<const char*> values;
-    for (const auto& p : params) values.push_back(p.c_str());
-    sent = PQsendQueryParams(c, sql.c_str(), static_cast<int>(values.size()), nullptr,
-                             values.data(), nullptr, nullptr, 0);
+    sent = PQsendQueryParams(c, sql.c_str(), n, nullptr, values.data(), nullptr, nullptr, 0);
   }
   if (sent == 0) {
     return sdk::error(sdk::Code::kUnavailable,
@@ -176,6 +186,25 @@ struct WipedString {
   ~WipedString() { sdk::wipe(text.data(), text.size()); }
 };
 
+// Revoke's lookup: whether the role exists and, in the same round trip, what it was
+// granted on this database's tables, views and sequences, its schemas, and on any
+// database. Prepared once per connection (planning it costs more than running it).
+constexpr const char* kRevokeLookupName = "leasefs_revoke_lookup";
+constexpr const char* kRevokeLookupSql =
+    "WITH r AS (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = $1) "
+    "SELECT 'role', '', '' FROM r "
+    "UNION ALL SELECT DISTINCT CASE WHEN cl.relkind = 'S' THEN 'sequence' ELSE 'table' END, "
+    "n.nspname, cl.relname FROM pg_catalog.pg_class cl "
+    "JOIN pg_catalog.pg_namespace n ON n.oid = cl.relnamespace "
+    "CROSS JOIN LATERAL pg_catalog.aclexplode(cl.relacl) a "
+    "WHERE cl.relacl IS NOT NULL AND a.grantee = (SELECT oid FROM r) "
+    "UNION ALL SELECT DISTINCT 'schema', n.nspname, '' FROM pg_catalog.pg_namespace n "
+    "CROSS JOIN LATERAL pg_catalog.aclexplode(n.nspacl) a "
+    "WHERE n.nspacl IS NOT NULL AND a.grantee = (SELECT oid FROM r) "
+    "UNION ALL SELECT DISTINCT 'database', d.datname, '' FROM pg_catalog.pg_database d "
+    "CROSS JOIN LATERAL pg_catalog.aclexplode(d.datacl) a "
+    "WHERE d.datacl IS NOT NULL AND a.grantee = (SELECT oid FROM r)";
+
 }  // namespace
 
 void PgPool::ConnFree::operator()(pg_conn* c) const { PQfinish(c); }
@@ -257,6 +286,9 @@ sdk::Result<PgPool::ConnPtr> PgPool::connect() {
   // NOTICEs ("role ... does not exist, skipping") would go to stderr; they carry
   // nothing the engine acts on.
   PQsetNoticeProcessor(conn.get(), [](void*, const char*) {}, nullptr);
+  auto prepared = run(conn.get(), kRevokeLookupSql, {kRevokeLookupName},
+                      Clock::now() + settings_.statement_timeout, {}, Send::kPrepare);
+  if (!prepared) return sdk::error(prepared.error().with_context("preparing statements"));
   return conn;
 }
 
@@ -432,24 +464,8 @@ sdk::Result<void> PgPool::revoke_user(const std::vector<std::string>& revocation
                                       const std::string& username, bool terminate_sessions) {
   const auto timeout = settings_.statement_timeout + std::chrono::seconds(5);
   return with_connection([&](PGconn* c, bool& progressed) -> sdk::Result<void> {
-    // Whether the role exists and, in the same round trip, what it was granted: on
-    // this database's tables, views and sequences, its schemas, and every database.
-    auto found = run(c,
-                     "SELECT 'role', '', '' FROM pg_catalog.pg_roles WHERE rolname = $1 "
-                     "UNION ALL SELECT DISTINCT CASE WHEN cl.relkind = 'S' THEN 'sequence' "
-                     "ELSE 'table' END, n.nspname, cl.relname FROM pg_catalog.pg_class cl "
-                     "JOIN pg_catalog.pg_namespace n ON n.oid = cl.relnamespace "
-                     "CROSS JOIN LATERAL pg_catalog.aclexplode(cl.relacl) a "
-                     "JOIN pg_catalog.pg_roles r ON r.oid = a.grantee WHERE r.rolname = $1 "
-                     "UNION ALL SELECT DISTINCT 'schema', n.nspname, '' "
-                     "FROM pg_catalog.pg_namespace n "
-                     "CROSS JOIN LATERAL pg_catalog.aclexplode(n.nspacl) a "
-                     "JOIN pg_catalog.pg_roles r ON r.oid = a.grantee WHERE r.rolname = $1 "
-                     "UNION ALL SELECT DISTINCT 'database', d.datname, '' "
-                     "FROM pg_catalog.pg_database d "
-                     "CROSS JOIN LATERAL pg_catalog.aclexplode(d.datacl) a "
-                     "JOIN pg_catalog.pg_roles r ON r.oid = a.grantee WHERE r.rolname = $1",
-                     {username}, Clock::now() + timeout);
+    auto found = run(c, kRevokeLookupName, {username}, Clock::now() + timeout, {},
+                     Send::kPrepared);
     if (!found) return sdk::error(found.error());
     PGresult* rows = found->get();
     if (PQntuples(rows) == 0) return {};  // already gone (dropped by hand, or revoked)

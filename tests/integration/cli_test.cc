@@ -80,8 +80,7 @@ TEST(CliTest, VersionAndHelpForEverySubcommand) {
 }
 
 TEST(CliTest, PlannedCommandsSayTheyAreNotBuiltAndFail) {
-  for (std::vector<std::string> cmd : {std::vector<std::string>{"mount", "/tmp/x"},
-                                       {"audit", "verify", "/tmp/x"}}) {
+  for (std::vector<std::string> cmd : {std::vector<std::string>{"mount", "/tmp/x"}}) {
     auto r = leasefs(cmd);
     EXPECT_EQ(r.exit_code, 1) << cmd[0];
     EXPECT_NE(r.err.find("not implemented yet"), std::string::npos) << r.err;

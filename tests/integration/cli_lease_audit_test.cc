@@ -1,0 +1,434 @@
+// `leasefs lease ...` and `leasefs audit ...` through the real binary: usage errors and
+// their exit codes without a server, `audit verify` on logs built with the audit
+// library's own chain code (whole, edited, dropped, swapped, torn, rotated), and the
+// lease and audit-device commands against a dev server started on port 0. As in
+// cli_server_test.cc, failure messages show exit codes and stderr only: stdout may hold
+// tokens and private keys.
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <optional>
+#include <random>
+#include <regex>
+#include <sstream>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <sys/stat.h>
+
+#include "backend/audit/chain.h"
+#include "tests/integration/cli_test_server.h"
+#include "tests/support/process.h"
+
+namespace leasefs::testing {
+namespace {
+
+using nlohmann::json;
+
+// Sets (or, with nullopt, unsets) an environment variable for one scope; the CLI
+// children inherit it.
+class ScopedEnv {
+ public:
+  ScopedEnv(std::string name, const std::optional<std::string>& value) : name_(std::move(name)) {
+    if (const char* old = std::getenv(name_.c_str())) old_ = old;
+    if (value) {
+      setenv(name_.c_str(), value->c_str(), 1);
+    } else {
+      unsetenv(name_.c_str());
+    }
+  }
+  ~ScopedEnv() {
+    if (old_) {
+      setenv(name_.c_str(), old_->c_str(), 1);
+    } else {
+      unsetenv(name_.c_str());
+    }
+  }
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+ private:
+  std::string name_;
+  std::optional<std::string> old_;
+};
+
+const std::vector<std::string> kClientVariables = {
+    "LEASEFS_ADDR",           "LEASEFS_TOKEN",        "LEASEFS_CACERT", "LEASEFS_SKIP_VERIFY",
+    "LEASEFS_CLIENT_TIMEOUT", "VAULT_ADDR",           "VAULT_TOKEN",    "VAULT_CACERT",
+    "VAULT_SKIP_VERIFY",      "VAULT_CLIENT_TIMEOUT", "VAULT_FORMAT"};
+
+std::string random_hex(std::size_t bytes) {
+  std::random_device rd;
+  std::string out;
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (std::size_t i = 0; i < bytes; ++i) {
+    auto b = static_cast<unsigned>(rd()) & 0xFF;
+    out.push_back(kHex[b >> 4]);
+    out.push_back(kHex[b & 0xF]);
+  }
+  return out;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void write_file(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+}
+
+json parse(const std::string& text) {
+  return json::parse(text, nullptr, /*allow_exceptions=*/false);
+}
+
+bool has(const std::string& text, const std::string& pattern) {
+  return std::regex_search(text, std::regex(pattern));
+}
+
+// Exactly one line on stderr, starting with "leasefs: ".
+bool one_line_error(const ProcessResult& r) {
+  return r.err.starts_with("leasefs: ") && r.err.ends_with("\n") &&
+         r.err.find('\n') == r.err.size() - 1;
+}
+
+ProcessResult leasefs(const std::vector<std::string>& args, const std::string& input = "") {
+  std::vector<std::string> argv = {leasefs_binary()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run_process(argv, input, std::chrono::seconds(20));
+}
+
+#define EXPECT_EXIT_CODE(r, code) EXPECT_EQ((r).exit_code, code) << "stderr: " << (r).err
+#define ASSERT_EXIT_CODE(r, code) ASSERT_EQ((r).exit_code, code) << "stderr: " << (r).err
+
+// A clean client environment with a home directory of the test's own.
+class ClientEnvironment {
+ protected:
+  ClientEnvironment() {
+    for (const auto& name : kClientVariables)
+      cleared_.push_back(std::make_unique<ScopedEnv>(name, std::nullopt));
+    mkdir(home_.c_str(), 0700);
+    cleared_.push_back(std::make_unique<ScopedEnv>("HOME", home_));
+  }
+
+  TempDir dir_;
+  std::string home_ = dir_ / "home";
+  std::vector<std::unique_ptr<ScopedEnv>> cleared_;
+};
+
+// No server at all: the address points at a port nothing listens on, so a command that
+// got past its argument checks would fail with exit 1, not 2.
+class LeaseAuditNoServerTest : public ::testing::Test, protected ClientEnvironment {
+ protected:
+  ScopedEnv addr_{"LEASEFS_ADDR", "http://127.0.0.1:" + std::to_string(unused_port())};
+  ScopedEnv token_{"LEASEFS_TOKEN", "root-" + random_hex(8)};
+};
+
+TEST_F(LeaseAuditNoServerTest, UsageErrorsExitTwoWithOneLine) {
+  const std::vector<std::vector<std::string>> one_line_usage = {
+      {"lease", "lookup"},
+      {"lease", "lookup", "a", "b"},
+      {"lease", "renew"},
+      {"lease", "renew", "a", "1h", "extra"},
+      {"lease", "renew", "-increment=soon", "pki/issue/web/abc"},
+      {"lease", "revoke"},
+      {"lease", "revoke", "a", "b"},
+      {"lease", "revoke", "-force", "pki/issue/web"},
+      {"lease", "revoke", "-prefix", "/"},
+      {"lease", "list"},
+      {"lease", "list", "a", "b"},
+      {"audit", "enable"},
+      {"audit", "disable"},
+      {"audit", "disable", "file", "socket"},
+      {"audit", "list", "extra"},
+      {"audit", "verify", "-expect-last=not-a-hash", "/dev/null"},
+  };
+  for (const auto& args : one_line_usage) {
+    auto r = leasefs(args);
+    std::string shown;
+    for (const auto& a : args) shown += a + " ";
+    EXPECT_EQ(r.exit_code, 2) << shown << "stderr: " << r.err;
+    EXPECT_TRUE(one_line_error(r)) << shown << "stderr: " << r.err;
+    EXPECT_TRUE(r.out.empty()) << shown;
+  }
+  auto force = leasefs({"lease", "revoke", "-force", "pki/issue/web"});
+  EXPECT_EQ(force.err,
+            "leasefs: Specifying -force requires also specifying -prefix (run with --help for "
+            "usage)\n");
+  auto type = leasefs({"audit", "enable"});
+  EXPECT_TRUE(has(type.err, "audit type missing")) << type.err;
+
+  // Flags CLI11 itself refuses (it prints the usage too): still exit 2.
+  for (const auto& args :
+       std::vector<std::vector<std::string>>{{"lease", "list", "-format=yaml", "x"},
+                                             {"lease", "revoke", "-no-such-flag", "x"},
+                                             {"audit", "verify"},
+                                             {"audit", "verify", dir_ / "missing.log"},
+                                             {"audit", "list", "-detailed=maybe"}}) {
+    EXPECT_EQ(leasefs(args).exit_code, 2) << args[1];
+  }
+}
+
+TEST_F(LeaseAuditNoServerTest, ServerDownIsOneLineExitOne) {
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"lease", "lookup", "pki/issue/web/abc"},
+           {"lease", "renew", "-increment=1h", "pki/issue/web/abc"},
+           {"lease", "revoke", "-prefix", "pki/"},
+           {"lease", "list", "pki/"},
+           {"audit", "list"},
+           {"audit", "enable", "file", "file_path=/tmp/x.log"},
+           {"audit", "disable", "file"}}) {
+    auto r = leasefs(args);
+    EXPECT_EQ(r.exit_code, 1) << args[1] << " stderr: " << r.err;
+    EXPECT_TRUE(one_line_error(r)) << r.err;
+    EXPECT_TRUE(has(r.err, "cannot connect to http://127\\.0\\.0\\.1:")) << r.err;
+  }
+  auto lookup = leasefs({"lease", "lookup", "pki/issue/web/abc"});
+  EXPECT_TRUE(has(lookup.err, "^leasefs: error looking up lease id pki/issue/web/abc: "))
+      << lookup.err;
+}
+
+// Audit logs written with the library's chain code, so the CLI is checked against the
+// format as the server writes it.
+class AuditVerifyTest : public ::testing::Test {
+ protected:
+  // Writes `count` sealed lines continuing from `prev` to `path`; returns the last hash.
+  static std::string write_log(const std::string& path, int count, std::string prev,
+                               int first_index = 0) {
+    std::string text;
+    for (int i = first_index; i < first_index + count; ++i) {
+      json body = {{"time", "2026-11-28T17:00:00.000000000Z"},
+                   {"type", i % 2 == 0 ? "request" : "response"},
+                   {"request",
+                    {{"id", "req-" + std::to_string(i / 2)},
+                     {"operation", "read"},
+                     {"path", "secret/data/app"}}}};
+      std::string hash;
+      backend::audit::append_sealed_line(body.dump(), prev, text, hash);
+      prev = hash;
+    }
+    write_file(path, text);
+    return prev;
+  }
+
+  static std::vector<std::string> lines_of(const std::string& path) {
+    std::vector<std::string> lines;
+    std::istringstream in(read_file(path));
+    for (std::string line; std::getline(in, line);) lines.push_back(line);
+    return lines;
+  }
+  static void write_lines(const std::string& path, const std::vector<std::string>& lines) {
+    std::string text;
+    for (const auto& l : lines) text += l + "\n";
+    write_file(path, text);
+  }
+
+  // The fault `audit verify -format=json` reports for `path` (exit 1 expected).
+  static json fault_of(const std::string& path) {
+    auto r = leasefs({"audit", "verify", "-format=json", path});
+    EXPECT_EQ(r.exit_code, 1) << "stderr: " << r.err;
+    json doc = parse(r.out);
+    EXPECT_TRUE(doc.is_object()) << r.out;
+    EXPECT_EQ(doc.value("ok", true), false);
+    return doc.is_object() ? doc.value("fault", json::object()) : json::object();
+  }
+
+  TempDir dir_;
+  std::string log_ = dir_ / "audit.log";
+};
+
+TEST_F(AuditVerifyTest, WholeLogVerifiesInTableAndJson) {
+  const std::string head = write_log(log_, 6, std::string(backend::audit::kGenesisHash));
+  auto table = leasefs({"audit", "verify", log_});
+  ASSERT_EXIT_CODE(table, 0);
+  EXPECT_TRUE(has(table.out, "Result +ok: the hash chain is whole\n")) << table.out;
+  EXPECT_TRUE(has(table.out, "Entries +6\n")) << table.out;
+  EXPECT_TRUE(has(table.out, "Starts At Genesis +true\n")) << table.out;
+  EXPECT_TRUE(has(table.out, "Last Hash +" + head + "\n")) << table.out;
+
+  auto js = leasefs({"audit", "verify", "-format=json", log_});
+  ASSERT_EXIT_CODE(js, 0);
+  json doc = parse(js.out);
+  ASSERT_TRUE(doc.is_object()) << js.out;
+  EXPECT_EQ(doc["ok"], true);
+  EXPECT_EQ(doc["entries"], 6);
+  EXPECT_EQ(doc["last_hash"], head);
+  EXPECT_EQ(doc["starts_at_genesis"], true);
+  EXPECT_FALSE(doc.contains("fault"));
+
+  // The chain head the server reports proves nothing was cut off the end.
+  EXPECT_EXIT_CODE(leasefs({"audit", "verify", "-expect-last=" + head, log_}), 0);
+  EXPECT_EXIT_CODE(
+      leasefs({"audit", "verify", "-expect-prev", std::string(backend::audit::kGenesisHash), log_}),
+      0);
+}
+
+TEST_F(AuditVerifyTest, EditedLineIsNamed) {
+  write_log(log_, 5, std::string(backend::audit::kGenesisHash));
+  auto lines = lines_of(log_);
+  ASSERT_EQ(lines.size(), 5u);
+  auto at = lines[2].find("secret/data/app");
+  ASSERT_NE(at, std::string::npos);
+  lines[2].replace(at, 15, "secret/data/xyz");  // same length, one field changed
+  write_lines(log_, lines);
+
+  auto r = leasefs({"audit", "verify", log_});
+  EXPECT_EXIT_CODE(r, 1);
+  EXPECT_TRUE(one_line_error(r)) << r.err;
+  EXPECT_TRUE(has(r.err, "audit\\.log: line 3: altered")) << r.err;
+  EXPECT_TRUE(r.out.empty());
+
+  json fault = fault_of(log_);
+  EXPECT_EQ(fault.value("line", 0), 3);
+  EXPECT_EQ(fault.value("kind", ""), "altered");
+  EXPECT_EQ(fault.value("file", ""), log_);
+}
+
+TEST_F(AuditVerifyTest, DeletedLineIsNamed) {
+  write_log(log_, 5, std::string(backend::audit::kGenesisHash));
+  auto lines = lines_of(log_);
+  lines.erase(lines.begin() + 1);
+  write_lines(log_, lines);
+
+  auto r = leasefs({"audit", "verify", log_});
+  EXPECT_EXIT_CODE(r, 1);
+  EXPECT_TRUE(one_line_error(r)) << r.err;
+  EXPECT_TRUE(has(r.err, "line 2: dropped")) << r.err;
+  json fault = fault_of(log_);
+  EXPECT_EQ(fault.value("line", 0), 2);
+  EXPECT_EQ(fault.value("kind", ""), "dropped");
+
+  // The first line gone: the log no longer starts at genesis, which -expect-prev catches.
+  write_log(log_, 4, std::string(backend::audit::kGenesisHash));
+  lines = lines_of(log_);
+  lines.erase(lines.begin());
+  write_lines(log_, lines);
+  auto head_cut = leasefs({"audit", "verify", "-format=json", log_});
+  ASSERT_EXIT_CODE(head_cut, 0);
+  EXPECT_EQ(parse(head_cut.out)["starts_at_genesis"], false);
+  auto expect =
+      leasefs({"audit", "verify", "-expect-prev", std::string(backend::audit::kGenesisHash), log_});
+  EXPECT_EXIT_CODE(expect, 1);
+  EXPECT_TRUE(one_line_error(expect)) << expect.err;
+  EXPECT_TRUE(has(expect.err, "line 1: broken link")) << expect.err;
+
+  // The last line gone: only the chain head the server reports can tell.
+  std::string head = write_log(log_, 4, std::string(backend::audit::kGenesisHash));
+  lines = lines_of(log_);
+  lines.pop_back();
+  write_lines(log_, lines);
+  EXPECT_EXIT_CODE(leasefs({"audit", "verify", log_}), 0);
+  auto tail_cut = leasefs({"audit", "verify", "-expect-last=" + head, log_});
+  EXPECT_EXIT_CODE(tail_cut, 1);
+  EXPECT_TRUE(one_line_error(tail_cut)) << tail_cut.err;
+  EXPECT_TRUE(has(tail_cut.err, "end mismatch")) << tail_cut.err;
+}
+
+TEST_F(AuditVerifyTest, SwappedLinesAreNamed) {
+  write_log(log_, 6, std::string(backend::audit::kGenesisHash));
+  auto lines = lines_of(log_);
+  std::swap(lines[3], lines[4]);
+  write_lines(log_, lines);
+
+  auto r = leasefs({"audit", "verify", log_});
+  EXPECT_EXIT_CODE(r, 1);
+  EXPECT_TRUE(one_line_error(r)) << r.err;
+  EXPECT_TRUE(has(r.err, "line 4: reordered")) << r.err;
+  json fault = fault_of(log_);
+  EXPECT_EQ(fault.value("line", 0), 4);
+  EXPECT_EQ(fault.value("kind", ""), "reordered");
+}
+
+TEST_F(AuditVerifyTest, TornAndMalformedLinesAreNamed) {
+  write_log(log_, 3, std::string(backend::audit::kGenesisHash));
+  std::string text = read_file(log_);
+  write_file(log_, text.substr(0, text.size() - 20));  // a crash mid-write
+  json fault = fault_of(log_);
+  EXPECT_EQ(fault.value("line", 0), 3);
+  EXPECT_EQ(fault.value("kind", ""), "truncated");
+
+  write_file(log_, text + "not an audit entry\n");
+  auto r = leasefs({"audit", "verify", log_});
+  EXPECT_EXIT_CODE(r, 1);
+  EXPECT_TRUE(one_line_error(r)) << r.err;
+  EXPECT_TRUE(has(r.err, "line 4: malformed")) << r.err;
+}
+
+TEST_F(AuditVerifyTest, RotatedSeriesVerifiesAsOneChainInOrderOnly) {
+  const std::string older = dir_ / "audit.log.1";
+  std::string middle = write_log(older, 4, std::string(backend::audit::kGenesisHash));
+  std::string head = write_log(log_, 3, middle, 4);
+
+  auto both = leasefs({"audit", "verify", "-format=json", "-expect-last=" + head, older, log_});
+  ASSERT_EXIT_CODE(both, 0);
+  json doc = parse(both.out);
+  EXPECT_EQ(doc["entries"], 7);
+  EXPECT_EQ(doc["files"], json::array({older, log_}));
+  EXPECT_EQ(doc["starts_at_genesis"], true);
+
+  // The newer file alone is whole but does not start a chain.
+  auto alone = leasefs({"audit", "verify", log_});
+  ASSERT_EXIT_CODE(alone, 0);
+  EXPECT_TRUE(has(alone.out, "Starts At Genesis +false\n")) << alone.out;
+  EXPECT_TRUE(has(alone.out, "First Prev Hash +" + middle + "\n")) << alone.out;
+
+  // Out of order, the link between the files is broken and the file is named.
+  auto swapped = leasefs({"audit", "verify", log_, older});
+  EXPECT_EXIT_CODE(swapped, 1);
+  EXPECT_TRUE(one_line_error(swapped)) << swapped.err;
+  EXPECT_TRUE(has(swapped.err, "audit\\.log\\.1: line 1")) << swapped.err;
+}
+
+// A dev server with a random root token; the CLI sees its address and the token.
+class LeaseAuditServerTest : public ::testing::Test, protected ClientEnvironment {
+ protected:
+  void SetUp() override {
+    root_ = "root-" + random_hex(12);
+    std::string why;
+    server_ = CliTestServer::start({"-dev", "-dev-root-token=" + root_, "-listen=127.0.0.1:0"},
+                                   dir_ / "server.log", why);
+    ASSERT_NE(server_, nullptr) << why;
+    addr_ = std::make_unique<ScopedEnv>("LEASEFS_ADDR", server_->address());
+    token_ = std::make_unique<ScopedEnv>("LEASEFS_TOKEN", root_);
+  }
+
+  void TearDown() override {
+    if (server_) {
+      EXPECT_EQ(server_->stop(), 0) << "the server did not exit 0 within 5 s of SIGTERM";
+    }
+  }
+
+  std::string root_;
+  std::unique_ptr<CliTestServer> server_;
+  std::unique_ptr<ScopedEnv> addr_, token_;
+};
+
+TEST_F(LeaseAuditServerTest, LookupOfUnknownLeaseIsOneLineExitOne) {
+  auto r = leasefs({"lease", "lookup", "pki/issue/web/no-such-lease"});
+  EXPECT_EXIT_CODE(r, 1);
+  EXPECT_TRUE(one_line_error(r)) << r.err;
+  EXPECT_TRUE(has(r.err,
+                  "^leasefs: error looking up lease id pki/issue/web/no-such-lease: "
+                  "Code: 4[0-9][0-9]\\. "))
+      << r.err;
+  EXPECT_TRUE(r.out.empty());
+
+  auto renew = leasefs({"lease", "renew", "pki/issue/web/no-such-lease"});
+  EXPECT_EXIT_CODE(renew, 1);
+  EXPECT_TRUE(one_line_error(renew)) << renew.err;
+  EXPECT_TRUE(has(renew.err, "^leasefs: Error renewing pki/issue/web/no-such-lease: Code: 4"))
+      << renew.err;
+
+  // A token without sudo on sys/leases is refused, and the token is not in the message.
+  ScopedEnv stranger("LEASEFS_TOKEN", "stranger-" + random_hex(8));
+  auto r2 = leasefs({"lease", "lookup", "pki/issue/web/x"});
+  EXPECT_EXIT_CODE(r2, 1);
+  EXPECT_TRUE(has(r2.err, "Code: 403")) << r2.err;
+  EXPECT_EQ(r2.err.find("stranger-"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace leasefs::testing
