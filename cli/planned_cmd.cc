@@ -16,8 +16,6 @@ struct Planned {
 
 const std::vector<Planned>& planned() {
   static const std::vector<Planned> kPlanned = {
-      {"mount", "Mount a directory where opening a file generates a leased secret",
-       "the FUSE mount (issue 5)", {}},
   };
   return kPlanned;
 }

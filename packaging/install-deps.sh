@@ -13,6 +13,7 @@ packages=(
   libfuse3-dev libsystemd-dev libgtest-dev libgmock-dev libbenchmark-dev
   # tools the tests and benchmarks run
   openssl sqlite3 fuse3 util-linux procps psmisc curl
+  attr  # getfattr, for the mount's extended attributes (tests/fuse)
   # real servers the database and ssh engine tests start (initdb/postgres, sshd, ssh)
   postgresql openssh-server openssh-client
   # HTTP benchmark (bench/http_bench.sh): load generator, nginx baseline, profiler

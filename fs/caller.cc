@@ -1,0 +1,91 @@
+// Caller identity from /proc and allow rules; see caller.h.
+#include "fs/caller.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <climits>
+#include <fstream>
+#include <sstream>
+
+namespace leasefs::fs {
+
+namespace {
+
+std::string read_small_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return {};
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+}  // namespace
+
+Caller describe_caller(std::uint32_t uid, std::uint32_t gid, pid_t tid) {
+  Caller c;
+  c.uid = uid;
+  c.gid = gid;
+  c.pid = tid;
+  if (tid <= 0) return c;
+  // The request carries a thread id; the thread group leader is the process.
+  std::string status = read_small_file("/proc/" + std::to_string(tid) + "/status");
+  std::istringstream lines(status);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.rfind("Tgid:", 0) == 0) {
+      c.pid = std::strtoll(line.c_str() + 5, nullptr, 10);
+    } else if (line.rfind("Groups:", 0) == 0) {
+      std::istringstream groups(line.substr(7));
+      std::uint32_t g = 0;
+      while (groups >> g) c.groups.push_back(g);
+    }
+  }
+  std::string base = "/proc/" + std::to_string(c.pid);
+  char buf[PATH_MAX];
+  ssize_t n = ::readlink((base + "/exe").c_str(), buf, sizeof buf - 1);
+  if (n > 0) c.exe.assign(buf, static_cast<std::size_t>(n));
+  // cgroup v2: the "0::" line.
+  std::istringstream cg(read_small_file(base + "/cgroup"));
+  while (std::getline(cg, line)) {
+    if (line.rfind("0::", 0) == 0) {
+      c.cgroup = line.substr(3);
+      break;
+    }
+  }
+  return c;
+}
+
+std::string check_allow(const AllowRules& rules, const Caller& caller) {
+  if (!rules.uids.empty() &&
+      std::find(rules.uids.begin(), rules.uids.end(), caller.uid) == rules.uids.end()) {
+    return "uid " + std::to_string(caller.uid) + " is not allowed";
+  }
+  if (!rules.gids.empty()) {
+    bool found = std::find(rules.gids.begin(), rules.gids.end(), caller.gid) != rules.gids.end();
+    for (auto g : caller.groups) {
+      found = found || std::find(rules.gids.begin(), rules.gids.end(), g) != rules.gids.end();
+    }
+    if (!found) return "gid " + std::to_string(caller.gid) + " is not allowed";
+  }
+  if (!rules.exe.empty()) {
+    if (caller.exe.empty()) return "the caller's executable is unknown";
+    if (std::find(rules.exe.begin(), rules.exe.end(), caller.exe) == rules.exe.end()) {
+      return "executable " + caller.exe + " is not allowed";
+    }
+  }
+  if (!rules.cgroups.empty()) {
+    if (caller.cgroup.empty()) return "the caller's cgroup is unknown";
+    bool found = false;
+    for (const auto& rule : rules.cgroups) {
+      if (caller.cgroup == rule || rule == "/" ||
+          (caller.cgroup.rfind(rule, 0) == 0 && caller.cgroup[rule.size()] == '/')) {
+        found = true;
+      }
+    }
+    if (!found) return "cgroup " + caller.cgroup + " is not allowed";
+  }
+  return {};
+}
+
+}  // namespace leasefs::fs

@@ -1,0 +1,35 @@
+// Who is opening a file: the FUSE request's uid/gid/pid turned into the process (the
+// thread group), its executable, supplementary groups and cgroup, read from /proc; and
+// the check of a file's `allow` rules against it. /proc is racy by nature (a process can
+// exit or exec in between); anything that cannot be read is left empty, and a rule that
+// needs it then refuses.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "fs/config.h"
+
+namespace leasefs::fs {
+
+struct Caller {
+  std::int64_t pid = -1;  // the thread group id; 0 when the caller is outside our pid namespace
+  std::uint32_t uid = 0;
+  std::uint32_t gid = 0;
+  std::vector<std::uint32_t> groups{};  // supplementary groups
+  std::string exe{};                    // "/usr/bin/cat"; "" when unknown
+  std::string cgroup{};                 // cgroup v2 path "/system.slice/x.service"; "" when unknown
+};
+
+// Fills a Caller from the request's uid, gid and thread id. Reads /proc; never blocks
+// on the network. Thread-safe.
+Caller describe_caller(std::uint32_t uid, std::uint32_t gid, pid_t tid);
+
+// Empty when `caller` passes every non-empty list of `rules`; else the reason
+// ("uid 1000 is not allowed").
+std::string check_allow(const AllowRules& rules, const Caller& caller);
+
+}  // namespace leasefs::fs

@@ -1,0 +1,716 @@
+// The FUSE adapter and the daemon's wiring; see mount.h.
+#define FUSE_USE_VERSION 312
+#include "fs/mount.h"
+
+#include <fuse3/fuse_lowlevel.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "backend/sdk/log.h"
+#include "backend/sdk/secure_buffer.h"
+#include "fs/access_audit.h"
+#include "fs/caller.h"
+#include "fs/errno_map.h"
+#include "fs/exit_codes.h"
+#include "fs/secret_source.h"
+#include "fs/vault_client.h"
+
+namespace leasefs::fs {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr std::string_view kLog = "mount";
+constexpr fuse_ino_t kRootIno = FUSE_ROOT_ID;
+// Lease files in .leasefs/leases/ get inode numbers above every static one.
+constexpr fuse_ino_t kLeaseInoBase = fuse_ino_t{1} << 40;
+// Names that do not exist are remembered by the kernel this long (probe storms).
+constexpr double kNegativeTimeout = 1.0;
+// The tree is fixed for the life of the mount, so its names and directory attributes
+// can be cached; secret files' attributes (size) cannot.
+constexpr double kEntryTimeout = 60.0;
+
+enum class Kind { kDir, kSecret, kControlDir, kStatus, kLeasesDir, kLeaseFile };
+
+// One static node. Fixed after construction, so read without locks.
+struct Node {
+  Kind kind = Kind::kDir;
+  fuse_ino_t parent = kRootIno;
+  std::string name{};
+  std::map<std::string, fuse_ino_t> children{};
+  std::size_t file = 0;  // kSecret: index into config.files
+  std::uint32_t mode = 0;
+  std::uint32_t uid = 0;
+  std::uint32_t gid = 0;
+};
+
+// What an open file or directory holds.
+struct Handle {
+  Kind kind = Kind::kSecret;
+  std::size_t file = 0;
+  Opened opened{};
+  sdk::SecureBuffer text{};  // status and lease files: a snapshot taken at open
+  std::vector<std::tuple<std::string, fuse_ino_t, std::uint32_t>> entries{};  // directories
+};
+
+std::string lease_file_name(const LeaseView& v) {
+  std::string name = v.lease_id;
+  for (char& c : name) {
+    if (c == '/') c = '_';
+  }
+  return name;
+}
+
+std::string header_safe(std::string_view s) {
+  std::string out;
+  for (unsigned char c : s.substr(0, 1024)) {
+    if (c < 0x20 || c >= 0x7f || c == '%') {
+      static constexpr char kHex[] = "0123456789ABCDEF";
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
+class MountState {
+ public:
+  MountState(const MountConfig& config, std::string mountpoint, std::string host)
+      : config_(config), mountpoint_(std::move(mountpoint)), host_(std::move(host)) {
+    build_tree();
+  }
+
+  // Wiring done after the mount (threads must start after fuse_daemonize's fork).
+  sdk::Result<void> start(std::unique_ptr<VaultClient> client) {
+    client_ = std::move(client);
+    std::string spool = config_.mount.spool_file;
+    if (spool.empty()) {
+      std::string name = mountpoint_;
+      for (char& c : name) {
+        if (c == '/') c = '_';
+      }
+      spool = "/var/spool/leasefs/access-events" + name + ".jsonl";
+    }
+    auditor_ = std::make_unique<AccessAuditor>(*client_, spool, host_, mountpoint_);
+    source_ = std::make_unique<SecretSource>(
+        config_, *client_, sdk::SystemClock::instance(),
+        SecretSource::Listener{.on_end = [this](const LeaseView& v) { on_lease_end(v); }});
+    LEASEFS_TRY(client_->start());
+    source_->start();
+    auditor_->start();
+    return {};
+  }
+
+  void stop() {
+    stopping_ = true;
+    if (source_) {
+      source_->shutdown(config_.mount.revoke_on_exit);
+      auto c = source_->counters();
+      if (config_.mount.revoke_on_exit) {
+        sdk::log_info(kLog, "revoke_on_exit: " + std::to_string(c.revoked) + " leases revoked");
+      }
+    }
+    if (auditor_) auditor_->stop();
+    if (client_) client_->stop();
+  }
+
+  void set_session(fuse_session* se) { session_ = se; }
+
+  // ---- FUSE operations ----
+  void lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
+    const Node* p = node(parent);
+    if (p == nullptr) {
+      fuse_reply_err(req, ENOENT);
+      return;
+    }
+    fuse_entry_param e{};
+    if (p->kind == Kind::kLeasesDir) {
+      for (const auto& v : source_->live()) {
+        if (!v.lease_id.empty() && lease_file_name(v) == name) {
+          e.ino = kLeaseInoBase + v.serial;
+          fill_lease_attr(v, e.attr);
+          fuse_reply_entry(req, &e);
+          return;
+        }
+      }
+      fuse_reply_err(req, ENOENT);  // not cached: leases come and go
+      return;
+    }
+    auto it = p->children.find(name);
+    if (it == p->children.end()) {
+      e.ino = 0;
+      e.entry_timeout = kNegativeTimeout;
+      fuse_reply_entry(req, &e);
+      return;
+    }
+    e.ino = it->second;
+    fill_attr(it->second, nullptr, e.attr);
+    e.entry_timeout = kEntryTimeout;
+    e.attr_timeout = attr_timeout(it->second);
+    fuse_reply_entry(req, &e);
+  }
+
+  void getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+    struct stat st {};
+    if (ino >= kLeaseInoBase) {
+      auto v = source_->find(ino - kLeaseInoBase);
+      if (!v) {
+        fuse_reply_err(req, ENOENT);
+        return;
+      }
+      fill_lease_attr(*v, st);
+      fuse_reply_attr(req, &st, 0);
+      return;
+    }
+    if (node(ino) == nullptr) {
+      fuse_reply_err(req, ENOENT);
+      return;
+    }
+    fill_attr(ino, fi, st);
+    fuse_reply_attr(req, &st, attr_timeout(ino));
+  }
+
+  void opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+    const Node* n = node(ino);
+    if (n == nullptr) {
+      fuse_reply_err(req, ENOENT);
+      return;
+    }
+    auto h = std::make_unique<Handle>();
+    h->kind = n->kind;
+    h->entries.emplace_back(".", ino, S_IFDIR);
+    h->entries.emplace_back("..", n->parent, S_IFDIR);
+    if (n->kind == Kind::kLeasesDir) {
+      for (const auto& v : source_->live()) {
+        if (v.lease_id.empty()) continue;
+        h->entries.emplace_back(lease_file_name(v), kLeaseInoBase + v.serial, S_IFREG);
+      }
+    } else {
+      for (const auto& [name, child] : n->children) {
+        h->entries.emplace_back(name, child, nodes_[child].mode & S_IFMT);
+      }
+    }
+    fi->fh = reinterpret_cast<std::uint64_t>(h.release());
+    fuse_reply_open(req, fi);
+  }
+
+  void readdir(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
+    auto* h = reinterpret_cast<Handle*>(fi->fh);
+    std::vector<char> buf(size);
+    std::size_t used = 0;
+    for (std::size_t i = static_cast<std::size_t>(off); i < h->entries.size(); ++i) {
+      const auto& [name, ino, type] = h->entries[i];
+      struct stat st {};
+      st.st_ino = ino;
+      st.st_mode = type;
+      std::size_t n = fuse_add_direntry(req, buf.data() + used, size - used, name.c_str(), &st,
+                                        static_cast<off_t>(i + 1));
+      if (n > size - used) break;
+      used += n;
+    }
+    fuse_reply_buf(req, buf.data(), used);
+  }
+
+  void releasedir(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
+    delete reinterpret_cast<Handle*>(fi->fh);
+    fuse_reply_err(req, 0);
+  }
+
+  void open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+    if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC) != 0) {
+      fuse_reply_err(req, EROFS);
+      return;
+    }
+    auto h = std::make_unique<Handle>();
+    if (ino >= kLeaseInoBase) {
+      auto v = source_->find(ino - kLeaseInoBase);
+      if (!v) {
+        fuse_reply_err(req, ENOENT);
+        return;
+      }
+      h->kind = Kind::kLeaseFile;
+      h->text = sdk::SecureBuffer::copy_of(std::string_view(lease_text(*v)));
+    } else {
+      const Node* n = node(ino);
+      if (n == nullptr) {
+        fuse_reply_err(req, ENOENT);
+        return;
+      }
+      h->kind = n->kind;
+      if (n->kind == Kind::kStatus) {
+        h->text = sdk::SecureBuffer::copy_of(std::string_view(status_text()));
+      } else if (n->kind == Kind::kSecret) {
+        h->file = n->file;
+        int err = open_secret(req, n->file, *h);
+        if (err != 0) {
+          fuse_reply_err(req, err);
+          return;
+        }
+      } else {
+        fuse_reply_err(req, EISDIR);
+        return;
+      }
+    }
+    fi->direct_io = 1;
+    fi->keep_cache = 0;
+    fi->noflush = 1;
+    fi->fh = reinterpret_cast<std::uint64_t>(h.release());
+    if (fuse_reply_open(req, fi) != 0) {
+      // The opener went away (interrupted); give the handle back.
+      auto* lost = reinterpret_cast<Handle*>(fi->fh);
+      if (lost->opened.record) source_->release(lost->opened);
+      delete lost;
+    }
+  }
+
+  void read(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
+    auto* h = reinterpret_cast<Handle*>(fi->fh);
+    if (h->kind == Kind::kSecret) {
+      std::string out;
+      if (!h->opened.content->read(static_cast<std::size_t>(off), size, out)) {
+        fuse_reply_err(req, EIO);  // the lease ended and took the bytes with it
+        return;
+      }
+      fuse_reply_buf(req, out.data(), out.size());
+      sdk::wipe(out.data(), out.size());
+      return;
+    }
+    auto view = h->text.view();
+    std::size_t start = std::min(static_cast<std::size_t>(off), view.size());
+    std::size_t n = std::min(size, view.size() - start);
+    fuse_reply_buf(req, view.data() + start, n);
+  }
+
+  void release(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
+    auto* h = reinterpret_cast<Handle*>(fi->fh);
+    if (h->opened.record) source_->release(h->opened);
+    delete h;
+    fuse_reply_err(req, 0);
+  }
+
+  void getxattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
+    auto attrs = xattrs(ino);
+    auto it = attrs.find(name);
+    if (it == attrs.end()) {
+      fuse_reply_err(req, ENODATA);
+      return;
+    }
+    reply_xattr(req, it->second, size);
+  }
+
+  void listxattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
+    std::string names;
+    for (const auto& [name, value] : xattrs(ino)) {
+      names += name;
+      names += '\0';
+    }
+    reply_xattr(req, names, size);
+  }
+
+  void statfs(fuse_req_t req) {
+    struct statvfs st {};
+    st.f_bsize = 4096;
+    st.f_frsize = 4096;
+    st.f_namemax = 255;
+    st.f_files = nodes_.size();
+    fuse_reply_statfs(req, &st);
+  }
+
+ private:
+  const Node* node(fuse_ino_t ino) const {
+    if (ino == 0 || ino >= nodes_.size()) return nullptr;
+    return &nodes_[ino];
+  }
+
+  fuse_ino_t add_node(Node n) {
+    nodes_.push_back(std::move(n));
+    return nodes_.size() - 1;
+  }
+
+  void build_tree() {
+    nodes_.resize(1);  // ino 0 is unused
+    std::uint32_t uid = config_.mount.uid, gid = config_.mount.gid;
+    add_node(Node{.kind = Kind::kDir, .parent = kRootIno, .name = "", .children = {}, .file = 0,
+                  .mode = S_IFDIR | 0755, .uid = uid, .gid = gid});
+    for (std::size_t i = 0; i < config_.files.size(); ++i) {
+      const FileSpec& f = config_.files[i];
+      fuse_ino_t dir = kRootIno;
+      std::size_t start = 0;
+      while (true) {
+        std::size_t slash = f.path.find('/', start);
+        std::string part = f.path.substr(start, slash == std::string::npos ? std::string::npos
+                                                                            : slash - start);
+        if (slash == std::string::npos) {
+          fuse_ino_t ino = add_node(Node{.kind = Kind::kSecret, .parent = dir, .name = part,
+                                         .children = {}, .file = i, .mode = S_IFREG | f.mode,
+                                         .uid = f.uid, .gid = f.gid});
+          nodes_[dir].children.emplace(part, ino);
+          file_inos_.push_back(ino);
+          break;
+        }
+        auto it = nodes_[dir].children.find(part);
+        if (it == nodes_[dir].children.end()) {
+          fuse_ino_t ino = add_node(Node{.kind = Kind::kDir, .parent = dir, .name = part,
+                                         .children = {}, .file = 0, .mode = S_IFDIR | 0755,
+                                         .uid = uid, .gid = gid});
+          nodes_[dir].children.emplace(part, ino);
+          dir = ino;
+        } else {
+          dir = it->second;
+        }
+        start = slash + 1;
+      }
+    }
+    control_ = add_node(Node{.kind = Kind::kControlDir, .parent = kRootIno, .name = ".leasefs",
+                             .children = {}, .file = 0, .mode = S_IFDIR | 0755, .uid = uid,
+                             .gid = gid});
+    nodes_[kRootIno].children.emplace(".leasefs", control_);
+    fuse_ino_t status = add_node(Node{.kind = Kind::kStatus, .parent = control_, .name = "status",
+                                      .children = {}, .file = 0, .mode = S_IFREG | 0444,
+                                      .uid = uid, .gid = gid});
+    nodes_[control_].children.emplace("status", status);
+    leases_dir_ = add_node(Node{.kind = Kind::kLeasesDir, .parent = control_, .name = "leases",
+                                .children = {}, .file = 0, .mode = S_IFDIR | 0755, .uid = uid,
+                                .gid = gid});
+    nodes_[control_].children.emplace("leases", leases_dir_);
+  }
+
+  double attr_timeout(fuse_ino_t ino) const {
+    const Node* n = node(ino);
+    return n != nullptr && (n->kind == Kind::kDir || n->kind == Kind::kControlDir)
+               ? kEntryTimeout
+               : 0.0;
+  }
+
+  void fill_attr(fuse_ino_t ino, fuse_file_info* fi, struct stat& st) const {
+    const Node& n = nodes_[ino];
+    st.st_ino = ino;
+    st.st_mode = n.mode;
+    st.st_uid = n.uid;
+    st.st_gid = n.gid;
+    st.st_nlink = (n.mode & S_IFMT) == S_IFDIR ? 2 : 1;
+    st.st_blksize = 4096;
+    st.st_atim = st.st_mtim = st.st_ctim = start_time_;
+    if (n.kind == Kind::kSecret) {
+      // The size of what a read will return: the open handle's bytes (fstat), else the
+      // cached lease's, else 0 (nothing is fetched to answer a stat).
+      if (fi != nullptr && fi->fh != 0) {
+        st.st_size = static_cast<off_t>(reinterpret_cast<Handle*>(fi->fh)->opened.content->size());
+      } else {
+        st.st_size = static_cast<off_t>(source_->cached_size(n.file));
+      }
+    } else if (n.kind == Kind::kStatus) {
+      if (fi != nullptr && fi->fh != 0) {
+        st.st_size = static_cast<off_t>(reinterpret_cast<Handle*>(fi->fh)->text.size());
+      }
+    }
+    st.st_blocks = (st.st_size + 511) / 512;
+  }
+
+  void fill_lease_attr(const LeaseView& v, struct stat& st) const {
+    st.st_ino = kLeaseInoBase + v.serial;
+    st.st_mode = S_IFREG | 0444;
+    st.st_nlink = 1;
+    st.st_uid = config_.mount.uid;
+    st.st_gid = config_.mount.gid;
+    st.st_size = static_cast<off_t>(lease_text(v).size());
+    st.st_atim = st.st_mtim = st.st_ctim = start_time_;
+  }
+
+  std::string lease_text(const LeaseView& v) const {
+    json files = json::array();
+    for (auto i : v.files) files.push_back(config_.files[i].path);
+    json j = {{"lease_id", v.lease_id},
+              {"source", v.source},
+              {"share", v.per_open ? "per-open" : "shared"},
+              {"files", files},
+              {"ttl", v.ttl_left},
+              {"expires", sdk::rfc3339(v.expires)},
+              {"renewable", v.renewable}};
+    return j.dump(2) + "\n";
+  }
+
+  std::string status_text() const {
+    auto h = client_->health();
+    auto c = source_->counters();
+    auto a = auditor_->counters();
+    std::size_t live = 0, per_open = 0;
+    for (const auto& v : source_->live()) {
+      if (v.lease_id.empty()) continue;
+      ++live;
+      if (v.per_open) ++per_open;
+    }
+    json j = {
+        {"mount", mountpoint_},
+        {"server",
+         {{"address", config_.server.address},
+          {"reachable", h.reachable},
+          {"last_error", h.last_error}}},
+        {"token", {{"ttl", h.token_ttl}, {"renewable", h.token_renewable}}},
+        {"files", config_.files.size()},
+        {"leases", {{"live", live}, {"shared", live - per_open}, {"per_open", per_open}}},
+        {"opens",
+         {{"allowed", opens_allowed_.load()},
+          {"denied", opens_denied_.load()},
+          {"failed", opens_failed_.load()}}},
+        {"backend",
+         {{"fetches", c.fetches},
+          {"fetch_errors", c.fetch_errors},
+          {"renewals", c.renewals},
+          {"renewal_errors", c.renewal_errors},
+          {"expired", c.expired},
+          {"revoked", c.revoked}}},
+        {"access_events",
+         {{"recorded", a.recorded},
+          {"sent", a.sent},
+          {"spooled", a.spooled},
+          {"pending", a.pending},
+          {"endpoint_missing", a.endpoint_missing}}},
+    };
+    return j.dump(2) + "\n";
+  }
+
+  std::map<std::string, std::string> xattrs(fuse_ino_t ino) const {
+    std::map<std::string, std::string> out;
+    const Node* n = node(ino);
+    if (n == nullptr || n->kind != Kind::kSecret) return out;
+    const FileSpec& f = config_.files[n->file];
+    out["user.leasefs.source"] = f.secret;
+    out["user.leasefs.share"] = f.share == Share::kShared ? "shared" : "per-open";
+    if (auto v = source_->shared_view(n->file); v && f.share == Share::kShared) {
+      out["user.leasefs.lease_id"] = v->lease_id;
+      out["user.leasefs.expires"] = sdk::rfc3339(v->expires);
+      out["user.leasefs.ttl"] = std::to_string(v->ttl_left);
+      out["user.leasefs.renewable"] = v->renewable ? "true" : "false";
+    }
+    return out;
+  }
+
+  static void reply_xattr(fuse_req_t req, const std::string& value, size_t size) {
+    if (size == 0) {
+      fuse_reply_xattr(req, value.size());
+    } else if (size < value.size()) {
+      fuse_reply_err(req, ERANGE);
+    } else {
+      fuse_reply_buf(req, value.data(), value.size());
+    }
+  }
+
+  // Returns 0 and fills `h`, or an errno. Records the access event either way.
+  int open_secret(fuse_req_t req, std::size_t index, Handle& h) {
+    const fuse_ctx* ctx = fuse_req_ctx(req);
+    Caller caller = describe_caller(ctx->uid, ctx->gid, ctx->pid);
+    const FileSpec& f = config_.files[index];
+    AccessEvent ev{.time = std::chrono::system_clock::now(),
+                   .file = f.path,
+                   .path = f.secret,
+                   .lease_id = {},
+                   .pid = caller.pid,
+                   .exe = caller.exe,
+                   .uid = caller.uid,
+                   .gid = caller.gid,
+                   .cgroup = caller.cgroup,
+                   .result = "allowed",
+                   .error = {}};
+    if (std::string why = check_allow(f.allow, caller); !why.empty()) {
+      ev.result = "denied";
+      ev.error = why;
+      auditor_->record(ev);
+      ++opens_denied_;
+      return EACCES;
+    }
+    Headers identity = {
+        {"X-Leasefs-Host", header_safe(host_)},
+        {"X-Leasefs-Mount", header_safe(mountpoint_)},
+        {"X-Leasefs-File", header_safe(f.path)},
+        {"X-Leasefs-Caller-Pid", std::to_string(caller.pid)},
+        {"X-Leasefs-Caller-Exe", header_safe(caller.exe)},
+        {"X-Leasefs-Caller-Uid", std::to_string(caller.uid)},
+        {"X-Leasefs-Caller-Gid", std::to_string(caller.gid)},
+        {"X-Leasefs-Caller-Cgroup", header_safe(caller.cgroup)},
+    };
+    auto opened = source_->open(index, identity);
+    if (!opened) {
+      ev.result = "error";
+      ev.error = opened.error().message();
+      auditor_->record(ev);
+      ++opens_failed_;
+      sdk::log_warn(kLog, f.path + ": " + opened.error().message());
+      return errno_for(opened.error().code());
+    }
+    ev.lease_id = opened->record->display_id();
+    auditor_->record(ev);
+    ++opens_allowed_;
+    h.opened = std::move(*opened);
+    return 0;
+  }
+
+  // Keeper thread: drop the kernel's view of the files and of the lease file.
+  void on_lease_end(const LeaseView& v) {
+    if (session_ == nullptr || stopping_) return;
+    for (auto index : v.files) {
+      fuse_lowlevel_notify_inval_inode(session_, file_inos_[index], 0, 0);
+    }
+    if (!v.lease_id.empty()) {
+      std::string name = lease_file_name(v);
+      fuse_lowlevel_notify_delete(session_, leases_dir_, kLeaseInoBase + v.serial, name.c_str(),
+                                  name.size());
+    }
+  }
+
+  const MountConfig& config_;
+  std::string mountpoint_;
+  std::string host_;
+  std::vector<Node> nodes_{};
+  std::vector<fuse_ino_t> file_inos_{};  // config file index -> inode
+  fuse_ino_t control_ = 0;
+  fuse_ino_t leases_dir_ = 0;
+  timespec start_time_{::time(nullptr), 0};
+  fuse_session* session_ = nullptr;
+  std::atomic<bool> stopping_{false};
+  std::unique_ptr<VaultClient> client_{};
+  std::unique_ptr<AccessAuditor> auditor_{};
+  std::unique_ptr<SecretSource> source_{};
+  std::atomic<std::uint64_t> opens_allowed_{0}, opens_denied_{0}, opens_failed_{0};
+};
+
+MountState* state(fuse_req_t req) { return static_cast<MountState*>(fuse_req_userdata(req)); }
+
+fuse_lowlevel_ops make_ops() {
+  fuse_lowlevel_ops ops{};
+  ops.lookup = [](fuse_req_t r, fuse_ino_t p, const char* n) { state(r)->lookup(r, p, n); };
+  ops.getattr = [](fuse_req_t r, fuse_ino_t i, fuse_file_info* fi) { state(r)->getattr(r, i, fi); };
+  ops.opendir = [](fuse_req_t r, fuse_ino_t i, fuse_file_info* fi) { state(r)->opendir(r, i, fi); };
+  ops.readdir = [](fuse_req_t r, fuse_ino_t i, size_t s, off_t o, fuse_file_info* fi) {
+    state(r)->readdir(r, i, s, o, fi);
+  };
+  ops.releasedir = [](fuse_req_t r, fuse_ino_t i, fuse_file_info* fi) {
+    state(r)->releasedir(r, i, fi);
+  };
+  ops.open = [](fuse_req_t r, fuse_ino_t i, fuse_file_info* fi) { state(r)->open(r, i, fi); };
+  ops.read = [](fuse_req_t r, fuse_ino_t i, size_t s, off_t o, fuse_file_info* fi) {
+    state(r)->read(r, i, s, o, fi);
+  };
+  ops.release = [](fuse_req_t r, fuse_ino_t i, fuse_file_info* fi) { state(r)->release(r, i, fi); };
+  ops.getxattr = [](fuse_req_t r, fuse_ino_t i, const char* n, size_t s) {
+    state(r)->getxattr(r, i, n, s);
+  };
+  ops.listxattr = [](fuse_req_t r, fuse_ino_t i, size_t s) { state(r)->listxattr(r, i, s); };
+  ops.statfs = [](fuse_req_t r, fuse_ino_t) { state(r)->statfs(r); };
+  return ops;
+}
+
+// No core dumps, no ptrace by others, memory never swapped (secrets live in it).
+void harden() {
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  rlimit none{0, 0};
+  setrlimit(RLIMIT_CORE, &none);
+  if (mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) != 0) {
+    sdk::log_warn(kLog, std::string("mlockall failed (") + std::strerror(errno) +
+                            "); secrets may be swapped out");
+  }
+}
+
+}  // namespace
+
+int run_mount(const MountConfig& config, const RunOptions& options) {
+  struct stat st {};
+  if (::stat(options.mountpoint.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    sdk::log_error(kLog, options.mountpoint + ": not a directory");
+    return kMountFailed;
+  }
+  char real[PATH_MAX];
+  std::string mountpoint =
+      ::realpath(options.mountpoint.c_str(), real) != nullptr ? real : options.mountpoint;
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);
+
+  auto client = VaultClient::create(config.server);
+  if (!client) {
+    sdk::log_error(kLog, client.error().message());
+    return kMountConfig;
+  }
+
+  harden();
+  MountState mount_state(config, mountpoint, host);
+  fuse_lowlevel_ops ops = make_ops();
+  std::string opts = "fsname=leasefs,subtype=leasefs,default_permissions,ro";
+  if (config.mount.allow_other) opts += ",allow_other";
+  std::vector<std::string> argv_s = {"leasefs", "-o", opts};
+  std::vector<char*> argv;
+  for (auto& a : argv_s) argv.push_back(a.data());
+  fuse_args args = FUSE_ARGS_INIT(static_cast<int>(argv.size()), argv.data());
+  fuse_session* se = fuse_session_new(&args, &ops, sizeof ops, &mount_state);
+  if (se == nullptr) {
+    sdk::log_error(kLog, "cannot create the FUSE session");
+    return kMountFailed;
+  }
+  if (fuse_set_signal_handlers(se) != 0 || fuse_session_mount(se, mountpoint.c_str()) != 0) {
+    sdk::log_error(kLog, mountpoint + ": mount failed (is /dev/fuse usable, and are you root?)");
+    fuse_remove_signal_handlers(se);
+    fuse_session_destroy(se);
+    return kMountFailed;
+  }
+  mount_state.set_session(se);
+  fuse_daemonize(options.foreground ? 1 : 0);
+
+  // Helper threads must not take SIGTERM/SIGINT: the FUSE loop's threads handle them.
+  sigset_t block, old;
+  sigemptyset(&block);
+  sigaddset(&block, SIGTERM);
+  sigaddset(&block, SIGINT);
+  sigaddset(&block, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &block, &old);
+  auto started = mount_state.start(std::move(*client));
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  if (!started) {
+    sdk::log_error(kLog, started.error().message());
+    mount_state.stop();
+    fuse_session_unmount(se);
+    fuse_remove_signal_handlers(se);
+    fuse_session_destroy(se);
+    return kMountAuth;
+  }
+  sdk::log_info(kLog, "mounted " + std::to_string(config.files.size()) + " files at " +
+                          mountpoint + " from " + config.server.address);
+  sd_notify(0, "READY=1\nSTATUS=mounted");
+
+  fuse_loop_config* loop = fuse_loop_cfg_create();
+  fuse_loop_cfg_set_clone_fd(loop, 1);
+  fuse_loop_cfg_set_max_threads(loop, 64);
+  fuse_loop_cfg_set_idle_threads(loop, 8);
+  int rc = fuse_session_loop_mt(se, loop);
+  fuse_loop_cfg_destroy(loop);
+
+  sd_notify(0, "STOPPING=1");
+  sdk::log_info(kLog, "unmounting " + mountpoint);
+  mount_state.stop();
+  fuse_session_unmount(se);
+  fuse_remove_signal_handlers(se);
+  fuse_session_destroy(se);
+  // libfuse reports the signal that ended the loop as its result.
+  bool clean = rc == 0 || rc == SIGTERM || rc == SIGINT || rc == SIGHUP;
+  if (!clean) sdk::log_error(kLog, "the FUSE session failed (" + std::to_string(rc) + ")");
+  return clean ? kMountOk : kMountError;
+}
+
+}  // namespace leasefs::fs

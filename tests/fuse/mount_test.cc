@@ -1,0 +1,363 @@
+// The mount, observed through the filesystem with ordinary tools (cat, stat, ls,
+// getfattr, setpriv, unshare) against a real `leasefs server -dev` on port 0. Every test
+// mounts in its own temporary directory; the fixture unmounts on every path.
+#include <gtest/gtest.h>
+
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "tests/fuse/mount_fixture.h"
+#include "tests/support/server_fixture.h"
+
+namespace leasefs::testing {
+namespace {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+class MountTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (auto why = fuse_unavailable_reason(); !why.empty()) GTEST_SKIP() << why;
+    // Other uids (setpriv) must be able to walk to the mountpoint.
+    ::chmod(dir_.path().c_str(), 0755);
+    auto server = ServerProcess::start(ServerSpec{});
+    ASSERT_TRUE(server) << server.error();
+    server_ = std::move(*server);
+    api_ = std::make_unique<ApiCaller>(*server_);
+    token_file_ = dir_ / "token";
+    std::ofstream(token_file_) << root_ << "\n";
+    ASSERT_EQ(api_->call("POST", "secret/data/app",
+                         {{"data", {{"api_key", "k-123"}, {"user", "alice"}, {"pass", "s3 cret"}}}},
+                         root_)
+                  .status,
+              200);
+  }
+
+  void TearDown() override {
+    if (mount_) {
+      auto exit = mount_->stop();
+      EXPECT_FALSE(is_leasefs_mount(mount_->mountpoint()));
+      EXPECT_FALSE(exit.timed_out) << mount_->log();
+      EXPECT_EQ(exit.exit_code, 0) << mount_->log();
+      mount_.reset();
+    }
+  }
+
+  json config(json files, json mount = json::object()) {
+    json m = {{"allow_other", true}, {"uid", 0}, {"gid", 0}, {"spool_file", dir_ / "spool.jsonl"}};
+    for (auto& [k, v] : mount.items()) m[k] = v;
+    return {{"server",
+             {{"address", server_->address()},
+              {"timeout", "2s"},
+              {"auth", {{"token_file", token_file_}}}}},
+            {"mount", m},
+            {"files", std::move(files)}};
+  }
+
+  void mount(json files, json options = json::object()) {
+    auto m = MountProcess::start(config(std::move(files), std::move(options)), dir_.path());
+    ASSERT_TRUE(m) << m.error();
+    mount_ = std::move(*m);
+  }
+
+  ProcessResult cat(const std::string& file) { return run({"/usr/bin/cat", mount_->path(file)}); }
+
+  std::string status_field(const std::string& group, const std::string& key) {
+    json s = json::parse(slurp(mount_->path(".leasefs/status")), nullptr, false);
+    if (s.is_discarded()) return "(no status)";
+    return s[group][key].dump();
+  }
+
+  std::string xattr(const std::string& file, const std::string& name) {
+    auto r = run({"/usr/bin/getfattr", "--only-values", "-n", "user.leasefs." + name,
+                  mount_->path(file)});
+    return r.exit_code == 0 ? r.out : "";
+  }
+
+  // Polls `pred` every 100 ms until it holds or `timeout` passes.
+  template <class Pred>
+  bool eventually(Pred pred, std::chrono::milliseconds timeout = 15s) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (pred()) return true;
+      std::this_thread::sleep_for(100ms);
+    }
+    return pred();
+  }
+
+  bool token_valid(const std::string& token) {
+    return api_->call("GET", "auth/token/lookup-self", nullptr, token).status == 200;
+  }
+
+  TempDir dir_;  // declared first: outlives the mount and the server
+  std::string root_ = "leasefs-test-root";
+  std::string token_file_;
+  std::unique_ptr<ServerProcess> server_;
+  std::unique_ptr<ApiCaller> api_;
+  std::unique_ptr<MountProcess> mount_;
+};
+
+TEST_F(MountTest, RendersFieldJsonEnvAndTemplate) {
+  mount(json::parse(R"([
+    {"path": "app/api_key", "secret": "secret/data/app", "field": "api_key", "mode": "0440", "gid": 2000},
+    {"path": "app/config.json", "secret": "secret/data/app", "format": "json"},
+    {"path": "app/app.env", "secret": "secret/data/app", "format": "env"},
+    {"path": "app/dsn", "secret": "secret/data/app", "format": "template",
+     "template": "postgres://{{user}}:{{pass}}@db/app"}
+  ])"));
+  auto key = cat("app/api_key");
+  EXPECT_EQ(key.exit_code, 0) << key.err;
+  EXPECT_EQ(key.out, "k-123");
+  EXPECT_EQ(json::parse(cat("app/config.json").out),
+            json::parse(R"({"api_key":"k-123","user":"alice","pass":"s3 cret"})"));
+  EXPECT_EQ(cat("app/app.env").out, "api_key=k-123\npass=\"s3 cret\"\nuser=alice\n");
+  EXPECT_EQ(cat("app/dsn").out, "postgres://alice:s3 cret@db/app");
+
+  auto st = run({"/usr/bin/stat", "-c", "%a %u %g %s %F", mount_->path("app/api_key")});
+  EXPECT_EQ(st.out, "440 0 2000 5 regular file\n");
+  st = run({"/usr/bin/stat", "-c", "%a", mount_->path("app/config.json")});
+  EXPECT_EQ(st.out, "400\n");
+  // Read-only: no writes, even for root.
+  auto write = run({"/bin/sh", "-c", "echo x > " + mount_->path("app/api_key")});
+  EXPECT_NE(write.exit_code, 0);
+}
+
+TEST_F(MountTest, ListingAndStatNeverTalkToTheServer) {
+  mount(json::parse(R"([
+    {"path": "app/api_key", "secret": "secret/data/app", "field": "api_key"},
+    {"path": "gen/token", "secret": "auth/token/create", "method": "POST",
+     "args": {"ttl": "60s"}, "field": "client_token"}
+  ])"));
+  auto ls = run({"/usr/bin/ls", "-lRa", mount_->mountpoint()});
+  EXPECT_EQ(ls.exit_code, 0) << ls.err;
+  EXPECT_NE(ls.out.find("api_key"), std::string::npos);
+  EXPECT_NE(ls.out.find("token"), std::string::npos);
+  run({"/usr/bin/stat", mount_->path("app/api_key"), mount_->path("gen/token"),
+       mount_->path("app"), mount_->path("nope")});
+  run({"/usr/bin/find", mount_->mountpoint(), "-type", "f"});
+  EXPECT_EQ(status_field("backend", "fetches"), "0");
+  EXPECT_EQ(status_field("opens", "allowed"), "0");
+  EXPECT_EQ(cat("app/api_key").out, "k-123");
+  EXPECT_EQ(cat("app/api_key").out, "k-123");
+  EXPECT_EQ(status_field("backend", "fetches"), "1");  // shared: one fetch, cached
+  EXPECT_EQ(status_field("opens", "allowed"), "2");
+}
+
+TEST_F(MountTest, SharedFilesShareOneLeasePerOpenFilesGetTheirOwn) {
+  mount(json::parse(R"([
+    {"path": "shared/token", "secret": "auth/token/create", "method": "POST",
+     "args": {"ttl": "60s", "display_name": "s"}, "field": "client_token"},
+    {"path": "shared/accessor", "secret": "auth/token/create", "method": "POST",
+     "args": {"ttl": "60s", "display_name": "s"}, "field": "accessor"},
+    {"path": "once/token", "secret": "auth/token/create", "method": "POST",
+     "args": {"ttl": "60s"}, "field": "client_token", "share": "per-open"}
+  ])"));
+  std::string a = cat("shared/token").out;
+  std::string b = cat("shared/token").out;
+  ASSERT_FALSE(a.empty());
+  EXPECT_EQ(a, b);
+  // Two files of one response belong together.
+  auto lookup = api_->call("GET", "auth/token/lookup-self", nullptr, a);
+  ASSERT_EQ(lookup.status, 200) << lookup.describe();
+  EXPECT_EQ(lookup.json["data"]["accessor"], cat("shared/accessor").out);
+  EXPECT_EQ(xattr("shared/token", "lease_id"),
+            "auth/token/accessor/" + cat("shared/accessor").out);
+  EXPECT_EQ(xattr("shared/token", "source"), "auth/token/create");
+  EXPECT_EQ(xattr("shared/token", "renewable"), "true");
+
+  std::string x = cat("once/token").out;
+  std::string y = cat("once/token").out;
+  ASSERT_FALSE(x.empty());
+  EXPECT_NE(x, y);
+  EXPECT_NE(x, a);
+  // A per-open lease ends with its handle: revoked on the server.
+  EXPECT_TRUE(eventually([&] { return !token_valid(x) && !token_valid(y); }));
+  EXPECT_TRUE(token_valid(a));
+  // .leasefs/leases/ shows the shared lease only.
+  auto leases = run({"/usr/bin/ls", mount_->path(".leasefs/leases")});
+  EXPECT_EQ(leases.out, "auth_token_accessor_" + cat("shared/accessor").out + "\n");
+  EXPECT_EQ(status_field("leases", "live"), "1");
+}
+
+TEST_F(MountTest, ExpiredLeaseTakesItsContentAndTheNextOpenGeneratesAnew) {
+  mount(json::parse(R"([
+    {"path": "t", "secret": "auth/token/create", "method": "POST",
+     "args": {"ttl": "2s", "renewable": false}, "field": "client_token"}
+  ])"));
+  std::string first = cat("t").out;
+  ASSERT_FALSE(first.empty());
+  EXPECT_NE(xattr("t", "lease_id"), "");
+  EXPECT_EQ(xattr("t", "renewable"), "false");
+  // Watch without opening: the lease file and the xattr go when the lease ends.
+  EXPECT_TRUE(eventually([&] { return xattr("t", "lease_id").empty(); }));
+  EXPECT_EQ(run({"/usr/bin/ls", mount_->path(".leasefs/leases")}).out, "");
+  EXPECT_EQ(run({"/usr/bin/stat", "-c", "%s", mount_->path("t")}).out, "0\n");
+  EXPECT_FALSE(token_valid(first));
+  std::string second = cat("t").out;
+  EXPECT_FALSE(second.empty());
+  EXPECT_NE(second, first);
+}
+
+TEST_F(MountTest, LeaseInUseIsRenewed) {
+  mount(json::parse(R"([
+    {"path": "t", "secret": "auth/token/create", "method": "POST",
+     "args": {"ttl": "3s", "explicit_max_ttl": "1h"}, "field": "client_token"}
+  ])"));
+  std::string token = cat("t").out;
+  ASSERT_FALSE(token.empty());
+  // Keep using it for well past its TTL: the same lease keeps serving.
+  auto until = std::chrono::steady_clock::now() + 7s;
+  while (std::chrono::steady_clock::now() < until) {
+    EXPECT_EQ(cat("t").out, token);
+    std::this_thread::sleep_for(300ms);
+  }
+  EXPECT_TRUE(token_valid(token));
+  EXPECT_NE(status_field("backend", "renewals"), "0");
+  EXPECT_EQ(status_field("backend", "fetches"), "1");
+}
+
+TEST_F(MountTest, AllowRulesRefuseWithEaccesAndAreAudited) {
+  mount(json::parse(R"([
+    {"path": "root_only", "secret": "secret/data/app", "field": "api_key", "mode": "0444",
+     "allow": {"uids": [0]}},
+    {"path": "cat_only", "secret": "secret/data/app", "field": "api_key", "mode": "0444",
+     "allow": {"exe": ["/usr/bin/cat"]}},
+    {"path": "mode_only", "secret": "secret/data/app", "field": "user", "mode": "0400"}
+  ])"));
+  auto other = run({"/usr/bin/setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups",
+                    "/usr/bin/cat", mount_->path("root_only")});
+  EXPECT_NE(other.exit_code, 0);
+  EXPECT_NE(other.err.find("Permission denied"), std::string::npos) << other.err;
+  EXPECT_EQ(cat("root_only").out, "k-123");
+  // Mode bits: the kernel refuses uid 65534 before the daemon sees the open.
+  auto mode = run({"/usr/bin/setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups",
+                   "/usr/bin/cat", mount_->path("mode_only")});
+  EXPECT_NE(mode.err.find("Permission denied"), std::string::npos) << mode.err;
+
+  EXPECT_EQ(cat("cat_only").out, "k-123");
+  auto head = run({"/usr/bin/head", "-c", "100", mount_->path("cat_only")});
+  EXPECT_NE(head.exit_code, 0);
+  EXPECT_NE(head.err.find("Permission denied"), std::string::npos) << head.err;
+  EXPECT_EQ(status_field("opens", "denied"), "2");
+}
+
+TEST_F(MountTest, AccessEventsNameTheProcess) {
+  mount(json::parse(R"([
+    {"path": "k", "secret": "secret/data/app", "field": "api_key", "allow": {"exe": ["/usr/bin/cat"]}}
+  ])"));
+  EXPECT_EQ(cat("k").out, "k-123");
+  run({"/usr/bin/head", mount_->path("k")});
+  // Where the events went: the server (sys/access-events) or, while it lacks the
+  // endpoint, the spool file. Either way they carry pid and exe.
+  std::string spool = dir_ / "spool.jsonl";
+  ASSERT_TRUE(eventually([&] {
+    return status_field("access_events", "pending") == "0" &&
+           status_field("access_events", "recorded") == "2";
+  }));
+  bool missing = status_field("access_events", "endpoint_missing") == "true";
+  if (missing) {
+    std::vector<json> events;
+    std::istringstream lines(slurp(spool));
+    for (std::string line; std::getline(lines, line);) events.push_back(json::parse(line));
+    ASSERT_EQ(events.size(), 2u);
+    EXPECT_EQ(events[0]["exe"], "/usr/bin/cat");
+    EXPECT_EQ(events[0]["result"], "allowed");
+    EXPECT_EQ(events[0]["file"], "k");
+    EXPECT_EQ(events[0]["path"], "secret/data/app");
+    EXPECT_GT(events[0]["pid"].get<int>(), 0);
+    EXPECT_EQ(events[1]["exe"], "/usr/bin/head");
+    EXPECT_EQ(events[1]["result"], "denied");
+  } else {
+    EXPECT_EQ(status_field("access_events", "sent"), "2");
+  }
+}
+
+TEST_F(MountTest, ServerOutageServesCachedFilesAndFailsOthersThenRecovers) {
+  mount(json::parse(R"([
+    {"path": "cached", "secret": "secret/data/app", "field": "api_key"},
+    {"path": "uncached", "secret": "secret/data/other", "field": "v"}
+  ])"));
+  ASSERT_EQ(cat("cached").out, "k-123");
+  ASSERT_EQ(api_->call("POST", "secret/data/other", {{"data", {{"v", "back"}}}}, root_).status,
+            200);
+  // A hung server (stopped, so connections are accepted but never answered): the worst
+  // case for a client without deadlines.
+  ASSERT_EQ(::kill(server_->pid(), SIGSTOP), 0);
+  auto cached = cat("cached");
+  auto failed = cat("uncached");
+  auto status = json::parse(slurp(mount_->path(".leasefs/status")), nullptr, false);
+  ::kill(server_->pid(), SIGCONT);
+  EXPECT_EQ(cached.out, "k-123");
+  EXPECT_FALSE(failed.timed_out);
+  EXPECT_NE(failed.exit_code, 0);
+  EXPECT_NE(failed.err.find("Input/output error"), std::string::npos) << failed.err;
+  EXPECT_EQ(status["server"]["reachable"], false) << status.dump();
+  // Back again: the next open works without any restart.
+  EXPECT_TRUE(eventually([&] { return cat("uncached").out == "back"; }));
+  EXPECT_EQ(status_field("server", "reachable"), "true");
+}
+
+TEST_F(MountTest, ServerGoneFailsUncachedOpensWithEio) {
+  mount(json::parse(R"([
+    {"path": "cached", "secret": "secret/data/app", "field": "api_key"},
+    {"path": "uncached", "secret": "secret/data/other", "field": "v"}
+  ])"));
+  ASSERT_EQ(cat("cached").out, "k-123");
+  server_->stop();
+  EXPECT_EQ(cat("cached").out, "k-123");
+  auto failed = cat("uncached");
+  EXPECT_FALSE(failed.timed_out);
+  EXPECT_NE(failed.err.find("Input/output error"), std::string::npos) << failed.err;
+  EXPECT_EQ(status_field("server", "reachable"), "false");
+}
+
+TEST_F(MountTest, ContainerViewThroughABindMountInAnotherNamespace) {
+  mount(json::parse(R"([{"path": "k", "secret": "secret/data/app", "field": "api_key"}])"));
+  std::string target = dir_ / "container";
+  ::mkdir(target.c_str(), 0755);
+  auto r = run({"/usr/bin/unshare", "-m", "/bin/sh", "-c",
+                "mount --bind " + mount_->mountpoint() + " " + target + " && mount -o remount,bind,ro " +
+                    target + " && cat " + target + "/k"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "k-123");
+}
+
+TEST_F(MountTest, SigtermUnmountsAndRevokesOnExit) {
+  mount(json::parse(R"([
+    {"path": "t", "secret": "auth/token/create", "method": "POST", "args": {"ttl": "1h"},
+     "field": "client_token"}
+  ])"),
+        {{"revoke_on_exit", true}});
+  std::string token = cat("t").out;
+  ASSERT_TRUE(token_valid(token));
+  auto exit = mount_->stop();
+  EXPECT_EQ(exit.exit_code, 0) << mount_->log();
+  EXPECT_FALSE(is_leasefs_mount(mount_->mountpoint()));
+  EXPECT_FALSE(token_valid(token));
+  mount_.reset();
+}
+
+TEST_F(MountTest, ConfigErrorsStopBeforeMounting) {
+  json bad = config(json::parse(R"([{"path": "../x", "secret": "secret/data/app", "field": "a"}])"));
+  auto m = MountProcess::start(bad, dir_.path(), 10s);
+  ASSERT_FALSE(m);
+  EXPECT_NE(m.error().find("code 3"), std::string::npos) << m.error();
+  EXPECT_NE(m.error().find("files[0] (\"../x\")"), std::string::npos) << m.error();
+  EXPECT_FALSE(is_leasefs_mount(dir_ / "mnt"));
+}
+
+}  // namespace
+}  // namespace leasefs::testing
