@@ -4,6 +4,8 @@
 // errors before anything is signed.
 #include <regex>
 
+#include "backend/sdk/encoding.h"
+
 #include "engines/ssh/openssh.h"
 #include "tests/unit/engines/ssh/ssh_test_util.h"
 
@@ -37,6 +39,50 @@ TEST(SshWire, StringsIntegersAndMpints) {
   const std::string truncated("\x00\x00\x00\x09xx", 6);
   WireReader short_read(truncated);
   EXPECT_FALSE(short_read.string(s));
+}
+
+// Mutations of valid keys of every type (flipped bytes, truncations, grown length
+// fields): parse_public_key must answer each with a value or an invalid_argument, never
+// crash or read out of bounds (this runs under ASan in the sanitizer pass).
+TEST_F(SshTest, PublicKeyParserSurvivesMutations) {
+  std::vector<std::string> blobs;
+  for (const char* type : {"ed25519", "ecdsa", "rsa"}) {
+    const std::string line = slurp(user_key(type, std::string("m_") + type) + ".pub");
+    auto parsed = parse_public_key(line);
+    ASSERT_TRUE(parsed) << parsed.error().message();
+    blobs.push_back(parsed->blob);
+  }
+  sdk::SeededRandom random(20261128);
+  auto next = [&](std::uint32_t bound) {
+    std::uint8_t b[4];
+    (void)random.fill(b);
+    return (static_cast<std::uint32_t>(b[0]) << 24 | b[1] << 16 | b[2] << 8 | b[3]) % bound;
+  };
+  int accepted = 0;
+  for (int i = 0; i < 20000; ++i) {
+    std::string blob = blobs[next(static_cast<std::uint32_t>(blobs.size()))];
+    switch (next(3)) {
+      case 0:
+        blob[next(static_cast<std::uint32_t>(blob.size()))] = static_cast<char>(next(256));
+        break;
+      case 1:
+        blob.resize(next(static_cast<std::uint32_t>(blob.size())));
+        break;
+      default:  // a length prefix pointing past the end
+        blob[next(static_cast<std::uint32_t>(std::min<std::size_t>(blob.size(), 8)))] = '\x7f';
+        break;
+    }
+    WireReader r(blob);
+    std::string_view type;
+    const std::string name = r.string(type) ? std::string(type) : "ssh-ed25519";
+    auto parsed = parse_public_key(name + " " + sdk::base64_encode(blob));
+    if (parsed) {
+      ++accepted;
+    } else {
+      EXPECT_EQ(parsed.error().code(), Code::kInvalidArgument);
+    }
+  }
+  EXPECT_LT(accepted, 20000);
 }
 
 TEST_F(SshTest, CaOfEveryTypeAndPublicKeyPath) {
