@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "backend/sdk/backend.h"
+#include "backend/sdk/secure_buffer.h"
 #include "engines/database/postgresql.h"
 
 namespace leasefs::engines::database {
@@ -44,6 +45,10 @@ struct DbConfig {
   std::vector<std::string> root_rotation_statements{};
   // leasefs's own: end the user's sessions before dropping it on revoke.
   bool revoke_terminates_sessions = false;
+
+  // The root password does not outlive the config in memory. (Copies are made where a
+  // move would do: the destructor stops implicit moves, which is fine at this size.)
+  ~DbConfig() { sdk::wipe(password.data(), password.capacity()); }
 };
 
 struct DbRole {

@@ -252,7 +252,7 @@ PgPool::PgPool(PgSettings settings) : settings_(std::move(settings)) {
 }
 
 PgPool::~PgPool() {
-  sdk::wipe(settings_.password.data(), settings_.password.size());
+  sdk::wipe(settings_.password.data(), settings_.password.capacity());
 }
 
 int PgPool::open_connections() const {
