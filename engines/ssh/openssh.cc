@@ -347,7 +347,8 @@ sdk::Result<PublicKey> public_key_of(EVP_PKEY* key) {
   return out;
 }
 
-sdk::Result<std::string> sign(EVP_PKEY* key, std::string_view data, RsaHash rsa_hash) {
+sdk::Result<std::string> sign(EVP_PKEY* key, const PublicKey& key_public, std::string_view data,
+                              RsaHash rsa_hash) {
   WireWriter w;
   const int id = EVP_PKEY_get_base_id(key);
   if (id == EVP_PKEY_ED25519) {
@@ -362,9 +363,8 @@ sdk::Result<std::string> sign(EVP_PKEY* key, std::string_view data, RsaHash rsa_
     w.string(sha512 ? "rsa-sha2-512" : "rsa-sha2-256");
     w.string(*sig);
   } else if (id == EVP_PKEY_EC) {
-    auto pub = public_key_of(key);
-    if (!pub) return sdk::error(pub.error());
-    const Curve* curve = curve_by_kind(pub->kind);
+    const Curve* curve = curve_by_kind(key_public.kind);
+    if (curve == nullptr) return sdk::internal_error("ssh: the key is not an ECDSA key");
     auto der = digest_sign(key, curve->md(), data);
     if (!der) return sdk::error(der.error());
     const auto* p = reinterpret_cast<const unsigned char*>(der->data());
@@ -382,9 +382,8 @@ sdk::Result<std::string> sign(EVP_PKEY* key, std::string_view data, RsaHash rsa_
 }
 
 sdk::Result<std::string> sign_certificate(const CertificateFields& f, EVP_PKEY* ca_key,
-                                          RsaHash rsa_hash, sdk::Random& random) {
-  auto ca_public = public_key_of(ca_key);
-  if (!ca_public) return sdk::error(ca_public.error());
+                                          const PublicKey& ca_public, RsaHash rsa_hash,
+                                          sdk::Random& random) {
   // The key's own fields follow its type name in the plain blob.
   WireReader key_reader(f.key.blob);
   std::string_view key_type;
@@ -427,10 +426,10 @@ sdk::Result<std::string> sign_certificate(const CertificateFields& f, EVP_PKEY* 
   rest.string(pack(f.critical_options));
   rest.string(pack(f.extensions));
   rest.string("");  // reserved
-  rest.string(ca_public->blob);
+  rest.string(ca_public.blob);
   tbs += rest.bytes();
 
-  auto signature = sign(ca_key, tbs, rsa_hash);
+  auto signature = sign(ca_key, ca_public, tbs, rsa_hash);
   if (!signature) return sdk::error(signature.error());
   WireWriter sig_field;
   sig_field.string(*signature);

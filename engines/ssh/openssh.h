@@ -87,8 +87,10 @@ sdk::Result<PublicKey> public_key_of(EVP_PKEY* key);
 
 // How an RSA CA signs: Vault's algorithm_signer ("rsa-sha2-256" is its default).
 enum class RsaHash { kSha256, kSha512 };
-// An SSH signature blob (string algorithm, string signature) over `data`.
-sdk::Result<std::string> sign(EVP_PKEY* key, std::string_view data, RsaHash rsa_hash);
+// An SSH signature blob (string algorithm, string signature) over `data`. `key_public`
+// is public_key_of(key), passed in so a cached CA need not export its key per signature.
+sdk::Result<std::string> sign(EVP_PKEY* key, const PublicKey& key_public, std::string_view data,
+                              RsaHash rsa_hash);
 
 enum class CertType : std::uint32_t { kUser = 1, kHost = 2 };
 
@@ -106,7 +108,9 @@ struct CertificateFields {
 
 // The signed certificate as one line "ssh-ed25519-cert-v01@openssh.com base64\n".
 // The nonce comes from `random`. Thread-safe.
+// `ca_public` is public_key_of(ca_key).
 sdk::Result<std::string> sign_certificate(const CertificateFields& fields, EVP_PKEY* ca_key,
-                                          RsaHash rsa_hash, sdk::Random& random);
+                                          const PublicKey& ca_public, RsaHash rsa_hash,
+                                          sdk::Random& random);
 
 }  // namespace leasefs::engines::ssh

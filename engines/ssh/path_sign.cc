@@ -208,7 +208,8 @@ sdk::Result<sdk::Response> sign_key(Engine& engine, sdk::Request& request, const
   cert.key = std::move(*key);
 
   const RsaHash hash = role.algorithm_signer == "rsa-sha2-512" ? RsaHash::kSha512 : RsaHash::kSha256;
-  auto signed_key = sign_certificate(cert, (*ca)->key.get(), hash, *request.random);
+  auto signed_key = sign_certificate(cert, (*ca)->key.get(), (*ca)->public_key, hash,
+                                     *request.random);
   if (!signed_key) return sdk::error(signed_key.error());
 
   char serial_hex[17];
