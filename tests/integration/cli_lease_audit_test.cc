@@ -4,17 +4,26 @@
 // lease and audit-device commands against a dev server started on port 0. As in
 // cli_server_test.cc, failure messages show exit codes and stderr only: stdout may hold
 // tokens and private keys.
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
+#include <mutex>
 #include <optional>
 #include <random>
 #include <regex>
 #include <sstream>
+#include <thread>
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <nlohmann/json.hpp>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "backend/audit/chain.h"
 #include "tests/integration/cli_test_server.h"
@@ -380,6 +389,240 @@ TEST_F(AuditVerifyTest, RotatedSeriesVerifiesAsOneChainInOrderOnly) {
   EXPECT_EXIT_CODE(swapped, 1);
   EXPECT_TRUE(one_line_error(swapped)) << swapped.err;
   EXPECT_TRUE(has(swapped.err, "audit\\.log\\.1: line 1")) << swapped.err;
+}
+
+// A stand-in server that records each request (method, target, JSON body) and answers
+// every one with the same canned reply: it checks the exact requests the commands send
+// and how they show answers a dev server cannot produce (a renewable lease, an older
+// server's sys/audit shape). One thread; every wait is bounded by a poll timeout.
+class RecordingServer {
+ public:
+  struct Request {
+    std::string method{};
+    std::string target{};
+    json body{};
+  };
+
+  explicit RecordingServer(std::string reply) : reply_(std::move(reply)) {
+    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    if (fd_ < 0 || bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+        listen(fd_, 16) != 0 || getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+      return;
+    }
+    port_ = ntohs(addr.sin_port);
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~RecordingServer() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+    if (fd_ >= 0) close(fd_);
+  }
+  RecordingServer(const RecordingServer&) = delete;
+  RecordingServer& operator=(const RecordingServer&) = delete;
+
+  std::string address() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  void set_reply(std::string reply) {
+    std::lock_guard lock(mu_);
+    reply_ = std::move(reply);
+  }
+  // The requests recorded since the last call.
+  std::vector<Request> take() {
+    std::lock_guard lock(mu_);
+    return std::exchange(requests_, {});
+  }
+
+ private:
+  // Reads into `buf` until `want` bytes are there, the peer closes or 2 s pass.
+  static bool read_until(int fd, std::string& buf, const std::function<bool()>& done) {
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    while (!done()) {
+      if (std::chrono::steady_clock::now() >= until) return false;
+      pollfd p{fd, POLLIN, 0};
+      if (poll(&p, 1, 50) <= 0) continue;
+      char chunk[8192];
+      ssize_t n = read(fd, chunk, sizeof chunk);
+      if (n <= 0) return false;
+      buf.append(chunk, static_cast<std::size_t>(n));
+    }
+    return true;
+  }
+
+  void handle(int fd) {
+    std::string buf;
+    if (!read_until(fd, buf, [&] { return buf.find("\r\n\r\n") != std::string::npos; })) return;
+    const auto head_end = buf.find("\r\n\r\n") + 4;
+    std::string head = buf.substr(0, head_end);
+    std::size_t length = 0;
+    std::smatch m;
+    if (std::regex_search(head, m, std::regex("[Cc]ontent-[Ll]ength: *([0-9]+)"))) {
+      length = std::stoul(m[1]);
+    }
+    if (!read_until(fd, buf, [&] { return buf.size() >= head_end + length; })) return;
+    Request request;
+    std::istringstream line(head.substr(0, head.find("\r\n")));
+    line >> request.method >> request.target;
+    request.body = length == 0 ? json(nullptr) : parse(buf.substr(head_end, length));
+    std::string reply;
+    {
+      std::lock_guard lock(mu_);
+      requests_.push_back(std::move(request));
+      reply = reply_;
+    }
+    std::string out = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " +
+                      std::to_string(reply.size()) + "\r\nConnection: close\r\n\r\n" + reply;
+    for (std::size_t sent = 0; sent < out.size();) {
+      ssize_t n = write(fd, out.data() + sent, out.size() - sent);
+      if (n <= 0) break;
+      sent += static_cast<std::size_t>(n);
+    }
+  }
+
+  void serve() {
+    while (!stop_) {
+      pollfd p{fd_, POLLIN, 0};
+      if (poll(&p, 1, 50) <= 0) continue;
+      int conn = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (conn < 0) continue;
+      handle(conn);
+      close(conn);
+    }
+  }
+
+  int fd_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::mutex mu_;
+  std::string reply_;
+  std::vector<Request> requests_;
+  std::thread thread_;
+};
+
+class RequestShapeTest : public ::testing::Test, protected ClientEnvironment {
+ protected:
+  // Runs the CLI against the recorder; returns the one request it sent.
+  RecordingServer::Request only_request(const std::vector<std::string>& args,
+                                        ProcessResult* result = nullptr) {
+    auto r = leasefs(args);
+    EXPECT_EXIT_CODE(r, 0);
+    if (result != nullptr) *result = r;
+    auto requests = server_.take();
+    EXPECT_EQ(requests.size(), 1u) << args[1];
+    return requests.empty() ? RecordingServer::Request{} : requests.front();
+  }
+
+  RecordingServer server_{"{}"};
+  ScopedEnv addr_{"LEASEFS_ADDR", server_.address()};
+  ScopedEnv token_{"LEASEFS_TOKEN", "root-" + random_hex(8)};
+};
+
+TEST_F(RequestShapeTest, LeaseRequestsAreVaultsAndARenewedLeaseIsShown) {
+  const std::string id = "database/creds/ro/abc123";
+  server_.set_reply(json({{"request_id", "r1"},
+                          {"lease_id", id},
+                          {"lease_duration", 1800},
+                          {"renewable", true},
+                          {"data", nullptr},
+                          {"warnings", nullptr}})
+                        .dump());
+  ProcessResult r;
+  auto renew = only_request({"lease", "renew", "-increment=30m", id}, &r);
+  EXPECT_EQ(renew.method, "PUT");
+  EXPECT_EQ(renew.target, "/v1/sys/leases/renew");
+  EXPECT_EQ(renew.body, json({{"lease_id", id}, {"increment", 1800}}));
+  EXPECT_EQ(r.out,
+            "Key                Value\n"
+            "---                -----\n"
+            "lease_id           " +
+                id +
+                "\n"
+                "lease_duration     30m\n"
+                "lease_renewable    true\n");
+  EXPECT_EQ(only_request({"lease", "renew", id}).body,
+            json({{"lease_id", id}, {"increment", 0}}));  // Vault sends 0: the lease's TTL
+  EXPECT_EQ(only_request({"lease", "renew", id, "90"}).body,
+            json({{"lease_id", id}, {"increment", 90}}));  // Vault's old positional form
+  only_request({"lease", "renew", "-field=lease_duration", id}, &r);
+  EXPECT_EQ(r.out, "1800");
+  only_request({"lease", "renew", "-format=json", id}, &r);
+  EXPECT_EQ(parse(r.out)["lease_duration"], 1800);
+
+  auto lookup = only_request({"lease", "lookup", " " + id + " "});
+  EXPECT_EQ(lookup.method, "PUT");
+  EXPECT_EQ(lookup.target, "/v1/sys/leases/lookup");
+  EXPECT_EQ(lookup.body, json({{"lease_id", id}}));
+
+  server_.set_reply("{}");
+  auto revoke = only_request({"lease", "revoke", id});
+  EXPECT_EQ(revoke.method, "PUT");
+  EXPECT_EQ(revoke.target, "/v1/sys/leases/revoke");
+  EXPECT_EQ(revoke.body, json({{"lease_id", id}, {"sync", false}}));
+  EXPECT_EQ(only_request({"lease", "revoke", "-sync", id}).body,
+            json({{"lease_id", id}, {"sync", true}}));
+  auto prefix = only_request({"lease", "revoke", "-prefix", "-sync", "database/creds/"});
+  EXPECT_EQ(prefix.target, "/v1/sys/leases/revoke-prefix/database/creds/");
+  EXPECT_EQ(prefix.body, json({{"sync", true}}));
+  auto force = only_request({"lease", "revoke", "-prefix", "-f", "database/creds"});
+  EXPECT_EQ(force.method, "PUT");
+  EXPECT_EQ(force.target, "/v1/sys/leases/revoke-force/database/creds");
+
+  server_.set_reply(json({{"data", {{"keys", {"b", "a/"}}}}}).dump());
+  auto list = only_request({"lease", "list", "database/creds/"}, &r);
+  EXPECT_EQ(list.method, "GET");
+  EXPECT_EQ(list.target, "/v1/sys/leases/lookup/database/creds?list=true");
+  EXPECT_EQ(r.out, "Keys\n----\na/\nb\n");
+}
+
+TEST_F(RequestShapeTest, AuditRequestsAreVaultsAndOlderListShapesAreRead) {
+  auto enable = only_request({"audit", "enable", "-path=/team/a/", "-description=Team log",
+                              "-local", "socket", "address=127.0.0.1:9090", "socket_type=tcp"});
+  EXPECT_EQ(enable.method, "PUT");
+  EXPECT_EQ(enable.target, "/v1/sys/audit/team/a");
+  EXPECT_EQ(enable.body,
+            json({{"type", "socket"},
+                  {"description", "Team log"},
+                  {"local", true},
+                  {"options", {{"address", "127.0.0.1:9090"}, {"socket_type", "tcp"}}}}));
+  auto plain = only_request({"audit", "enable", "file", "file_path=stdout"});
+  EXPECT_EQ(plain.target, "/v1/sys/audit/file");
+  EXPECT_EQ(plain.body["description"], "");
+  EXPECT_EQ(plain.body["local"], false);
+
+  // Options from standard input and files, as Vault's key=- and key=@file.
+  const std::string prefix_file = dir_ / "prefix.txt";
+  write_file(prefix_file, "LF:");
+  auto r = leasefs({"audit", "enable", "file", "file_path=-", "prefix=@" + prefix_file},
+                   "/var/log/x.log");
+  ASSERT_EXIT_CODE(r, 0);
+  auto requests = server_.take();
+  ASSERT_EQ(requests.size(), 1u);
+  EXPECT_EQ(requests[0].body["options"],
+            json({{"file_path", "/var/log/x.log"}, {"prefix", "LF:"}}));
+
+  auto disable = only_request({"audit", "disable", "/team/a/"});
+  EXPECT_EQ(disable.method, "DELETE");
+  EXPECT_EQ(disable.target, "/v1/sys/audit/team/a");
+
+  // Vault before 1.x answered sys/audit with the devices at the top level, no data.
+  server_.set_reply(json({{"file/",
+                           {{"type", "file"},
+                            {"description", ""},
+                            {"options", {{"file_path", "/var/log/a.log"}}},
+                            {"local", true},
+                            {"path", "file/"}}},
+                          {"request_id", "x"}})
+                        .dump());
+  ProcessResult list;
+  auto get = only_request({"audit", "list", "-detailed"}, &list);
+  EXPECT_EQ(get.method, "GET");
+  EXPECT_EQ(get.target, "/v1/sys/audit");
+  EXPECT_EQ(list.out,
+            "Path     Type    Description    Replication    Options\n"
+            "----     ----    -----------    -----------    -------\n"
+            "file/    file    n/a            local          file_path=/var/log/a.log\n");
 }
 
 // A dev server with a random root token; the CLI sees its address and the token.
