@@ -16,8 +16,8 @@ int main(int argc, char** argv) {
       "VAULT_* names are used when these are unset. The token falls back to the file\n"
       "~/.leasefs-token, which `leasefs login` writes.\n"
       "Exit codes: 0 success; 1 error (one line on stderr); 2 usage error, and also, as\n"
-      "in Vault, nothing found at the path (read, list, kv get, policy read) or a sealed\n"
-      "server (status).");
+      "in Vault, nothing found at the path (read, list, kv get, policy read, lease list,\n"
+      "audit list) or a sealed server (status).");
 
   int exit_code = cli::kExitOk;
   cli::register_server_command(app, exit_code);
