@@ -41,9 +41,8 @@ json AccessAuditor::to_json(const AccessEvent& e) const {
 }
 
 void AccessAuditor::record(const AccessEvent& event) {
-  json j = to_json(event);
   std::lock_guard lock(mu_);
-  queue_.push_back(std::move(j));
+  queue_.push_back(event);
   ++counters_.recorded;
   counters_.pending = queue_.size();
   if (queue_.size() >= kBatch) cv_.notify_all();
@@ -143,13 +142,15 @@ void AccessAuditor::loop() {
     if (!stopping && std::chrono::steady_clock::now() < next_attempt_) {
       continue;
     }
-    std::deque<json> batch;
-    while (!queue_.empty() && batch.size() < kBatch) {
-      batch.push_back(std::move(queue_.front()));
+    std::deque<AccessEvent> taken;
+    while (!queue_.empty() && taken.size() < kBatch) {
+      taken.push_back(std::move(queue_.front()));
       queue_.pop_front();
     }
     counters_.pending = queue_.size();
     lock.unlock();
+    std::deque<json> batch;
+    for (const auto& e : taken) batch.push_back(to_json(e));
     bool spool_empty = drain_spool();
     bool ok = false;
     if (!batch.empty()) {
@@ -166,10 +167,12 @@ void AccessAuditor::loop() {
     }
     if (stopping) {
       // Whatever is still queued goes to the spool; nothing is dropped.
-      std::deque<json> rest;
-      rest.swap(queue_);
+      std::deque<AccessEvent> left;
+      left.swap(queue_);
       counters_.pending = 0;
       lock.unlock();
+      std::deque<json> rest;
+      for (const auto& e : left) rest.push_back(to_json(e));
       spool(rest);
       return;
     }

@@ -68,7 +68,7 @@ class AccessAuditor {
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<nlohmann::json> queue_;
+  std::deque<AccessEvent> queue_;  // serialized on the auditor thread, not the handler's
   bool stopping_ = false;
   Counters counters_{};
   std::chrono::steady_clock::time_point next_attempt_{};

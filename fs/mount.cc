@@ -274,11 +274,22 @@ class MountState {
     fi->keep_cache = 0;
     fi->noflush = 1;
     fi->fh = reinterpret_cast<std::uint64_t>(h.release());
+    auto* handle = reinterpret_cast<Handle*>(fi->fh);
+    std::vector<fuse_ino_t> resized;
+    if (handle->opened.fresh) {
+      for (const auto& [index, content] : handle->opened.record->contents) {
+        resized.push_back(file_inos_[index]);
+      }
+    }
     if (fuse_reply_open(req, fi) != 0) {
       // The opener went away (interrupted); give the handle back.
-      auto* lost = reinterpret_cast<Handle*>(fi->fh);
-      if (lost->opened.record) source_->release(lost->opened);
-      delete lost;
+      if (handle->opened.record) source_->release(handle->opened);
+      delete handle;
+    }
+    // After the reply: the files of a new response have new sizes. Attributes only
+    // (offset -1), which takes no lock the kernel could be holding for this request.
+    for (auto file_ino : resized) {
+      if (session_ != nullptr) fuse_lowlevel_notify_inval_inode(session_, file_ino, -1, 0);
     }
   }
 
@@ -396,7 +407,10 @@ class MountState {
 
   double attr_timeout(fuse_ino_t ino) const {
     const Node* n = node(ino);
-    return n != nullptr && (n->kind == Kind::kDir || n->kind == Kind::kControlDir)
+    // Secret files' attributes are cached too (the kernel's permission checks need
+    // them on every open); a new response or a lease's end invalidates them.
+    return n != nullptr && (n->kind == Kind::kDir || n->kind == Kind::kControlDir ||
+                            n->kind == Kind::kSecret)
                ? kEntryTimeout
                : 0.0;
   }

@@ -64,7 +64,9 @@ std::string LeaseRecord::display_id() const {
 
 SecretSource::SecretSource(const MountConfig& config, VaultClient& client,
                            const sdk::Clock& clock, Listener listener)
-    : config_(config), client_(client), clock_(clock), listener_(std::move(listener)) {}
+    : config_(config), client_(client), clock_(clock), listener_(std::move(listener)) {
+  for (const auto& f : config_.files) keys_.push_back(f.source_key());
+}
 
 SecretSource::~SecretSource() { shutdown(false); }
 
@@ -95,7 +97,7 @@ sdk::Result<std::shared_ptr<LeaseRecord>> SecretSource::fetch_record(std::size_t
   }
   auto r = std::make_shared<LeaseRecord>();
   r->source = spec.secret;
-  r->source_key = spec.source_key();
+  r->source_key = keys_[index];
   r->per_open = per_open;
   r->lease_id = fetched->lease_id;
   r->accessor = fetched->accessor;
@@ -103,7 +105,7 @@ sdk::Result<std::shared_ptr<LeaseRecord>> SecretSource::fetch_record(std::size_t
   for (std::size_t i = 0; i < config_.files.size(); ++i) {
     const FileSpec& other = config_.files[i];
     bool wanted = per_open ? i == index
-                           : other.share == Share::kShared && other.source_key() == r->source_key;
+                           : other.share == Share::kShared && keys_[i] == r->source_key;
     if (!wanted) continue;
     auto bytes = render_file(other, *payload);
     if (bytes) {
@@ -157,7 +159,7 @@ sdk::Result<Opened> SecretSource::open(std::size_t index, const Headers& identit
   }
 
   std::unique_lock lock(mu_);
-  Slot& slot = slots_[spec.source_key()];
+  Slot& slot = slots_[keys_[index]];
   if (slot.current && usable(*slot.current, clock_.steady_now())) return take(slot.current);
   if (slot.fetching) {
     auto future = slot.inflight;
@@ -178,7 +180,7 @@ sdk::Result<Opened> SecretSource::open(std::size_t index, const Headers& identit
   lock.unlock();
   auto result = fetch_record(index, /*per_open=*/false, identity);
   lock.lock();
-  Slot& s = slots_[spec.source_key()];
+  Slot& s = slots_[keys_[index]];
   s.fetching = false;
   if (result) {
     if (s.current && !s.current->ended) end_locked(s.current, /*revoke=*/false);
@@ -189,7 +191,9 @@ sdk::Result<Opened> SecretSource::open(std::size_t index, const Headers& identit
   }
   promise.set_value(result);
   if (!result) return sdk::error(result.error());
-  return take(*result);
+  auto opened = take(*result);
+  if (opened) opened->fresh = true;
+  return opened;
 }
 
 void SecretSource::release(const Opened& opened) {
@@ -228,7 +232,7 @@ LeaseView SecretSource::view_locked(const LeaseRecord& r) const {
 
 std::optional<LeaseView> SecretSource::shared_view(std::size_t index) const {
   std::lock_guard lock(mu_);
-  auto it = slots_.find(config_.files[index].source_key());
+  auto it = slots_.find(keys_[index]);
   if (it == slots_.end() || !it->second.current) return std::nullopt;
   const auto& r = *it->second.current;
   if (!usable(r, clock_.steady_now())) return std::nullopt;
@@ -237,7 +241,7 @@ std::optional<LeaseView> SecretSource::shared_view(std::size_t index) const {
 
 std::size_t SecretSource::cached_size(std::size_t index) const {
   std::lock_guard lock(mu_);
-  auto it = slots_.find(config_.files[index].source_key());
+  auto it = slots_.find(keys_[index]);
   if (it == slots_.end() || !it->second.current) return 0;
   auto c = it->second.current->contents.find(index);
   return c == it->second.current->contents.end() ? 0 : c->second->size();

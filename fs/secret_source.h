@@ -80,6 +80,7 @@ struct LeaseRecord {
 struct Opened {
   std::shared_ptr<LeaseRecord> record{};
   std::shared_ptr<Content> content{};
+  bool fresh = false;  // this open fetched a new response (other files' sizes changed)
 };
 
 // A copy of a record's lease fields, for xattrs, .leasefs/ and tests.
@@ -149,6 +150,7 @@ class SecretSource {
   void renew(const std::shared_ptr<LeaseRecord>& r);
 
   const MountConfig& config_;
+  std::vector<std::string> keys_;  // config file index -> source_key()
   VaultClient& client_;
   const sdk::Clock& clock_;
   Listener listener_;

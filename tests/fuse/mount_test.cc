@@ -264,8 +264,9 @@ TEST_F(MountTest, AccessEventsNameTheProcess) {
   // endpoint, the spool file. Either way they carry pid and exe.
   std::string spool = dir_ / "spool.jsonl";
   ASSERT_TRUE(eventually([&] {
-    return status_field("access_events", "pending") == "0" &&
-           status_field("access_events", "recorded") == "2";
+    json s = json::parse(slurp(mount_->path(".leasefs/status")), nullptr, false);
+    return !s.is_discarded() &&
+           s["access_events"]["sent"].get<int>() + s["access_events"]["spooled"].get<int>() == 2;
   }));
   bool missing = status_field("access_events", "endpoint_missing") == "true";
   if (missing) {
@@ -283,6 +284,45 @@ TEST_F(MountTest, AccessEventsNameTheProcess) {
   } else {
     EXPECT_EQ(status_field("access_events", "sent"), "2");
   }
+}
+
+TEST_F(MountTest, CentralAuditLogShowsThePidAndExeOfTheReader) {
+  std::string log = dir_ / "audit.log";
+  auto enabled = api_->call("PUT", "sys/audit/file",
+                            {{"type", "file"}, {"options", {{"file_path", log}}}}, root_);
+  if (enabled.status == 404 || enabled.status == 405) {
+    GTEST_SKIP() << "this server has no sys/audit yet: " << enabled.describe();
+  }
+  ASSERT_EQ(enabled.status / 100, 2) << enabled.describe();
+  mount(json::parse(R"([
+    {"path": "k", "secret": "secret/data/app", "field": "api_key", "allow": {"exe": ["/usr/bin/cat"]}}
+  ])"));
+  // The shell execs cat, so the pid it prints is cat's.
+  auto r = run({"/bin/sh", "-c", "echo $$; exec /usr/bin/cat " + mount_->path("k")});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::int64_t pid = std::stoll(r.out.substr(0, r.out.find('\n')));
+  EXPECT_EQ(r.out.substr(r.out.find('\n') + 1), "k-123");
+  auto denied = run({"/bin/sh", "-c", "echo $$; exec /usr/bin/head " + mount_->path("k")});
+  std::int64_t denied_pid = std::stoll(denied.out.substr(0, denied.out.find('\n')));
+
+  json allowed_entry, denied_entry;
+  EXPECT_TRUE(eventually([&] {
+    std::istringstream lines(slurp(log));
+    for (std::string line; std::getline(lines, line);) {
+      json e = json::parse(line, nullptr, false);
+      if (e.is_discarded() || e.value("type", "") != "access") continue;
+      if (e["access"].value("pid", -1) == pid) allowed_entry = e["access"];
+      if (e["access"].value("pid", -1) == denied_pid) denied_entry = e["access"];
+    }
+    return !allowed_entry.is_null() && !denied_entry.is_null();
+  })) << slurp(log);
+  EXPECT_EQ(allowed_entry["exe"], "/usr/bin/cat");
+  EXPECT_EQ(allowed_entry["result"], "allowed");
+  EXPECT_EQ(allowed_entry["file"], "k");
+  EXPECT_EQ(allowed_entry["path"], "secret/data/app");
+  EXPECT_EQ(allowed_entry["mount"], mount_->mountpoint());
+  EXPECT_EQ(denied_entry["exe"], "/usr/bin/head");
+  EXPECT_EQ(denied_entry["result"], "denied");
 }
 
 TEST_F(MountTest, ServerOutageServesCachedFilesAndFailsOthersThenRecovers) {

@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# The mount's read path: open+read+close of a cached shared secret on a leasefs mount
+# (auditing on: every open is an access event) with 1, 2 and 4 reader threads, next to a
+# tmpfs file (the limit) and a minimal low-level FUSE daemon serving one fixed file
+# (FUSE's own cost), in the same run; then the first open of a dynamic secret (a
+# per-open token) against the server's own time for the same request.
+#   bench/fuse_bench.sh [SECONDS] [BUILD_DIR]     # defaults: 3, build/release
+# Needs root and /dev/fuse. Starts everything in a temp dir and stops it on every exit.
+set -euo pipefail
+seconds=${1:-3}
+build=${2:-build/release}
+leasefs=$build/cli/leasefs
+bench=$build/bench/fuse_bench
+[[ -x $leasefs && -x $bench ]] || { echo "build leasefs and fuse_bench first" >&2; exit 1; }
+
+dir=$(mktemp -d)
+server_pid='' mount_pid='' minimal_pid=''
+cleanup() {
+  [[ -n $mount_pid ]] && kill "$mount_pid" 2>/dev/null && wait "$mount_pid" 2>/dev/null || true
+  [[ -n $minimal_pid ]] && kill "$minimal_pid" 2>/dev/null && wait "$minimal_pid" 2>/dev/null || true
+  for m in "$dir/leasefs" "$dir/minimal"; do
+    mountpoint -q "$m" 2>/dev/null && fusermount3 -uz "$m" || true
+  done
+  [[ -n $server_pid ]] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true
+  rm -rf "$dir"
+}
+trap cleanup EXIT
+
+wait_for() {  # wait_for SECONDS COMMAND...
+  local deadline=$((SECONDS + $1)); shift
+  until "$@" >/dev/null 2>&1; do
+    ((SECONDS < deadline)) || { echo "timed out waiting for: $*" >&2; return 1; }
+    sleep 0.05
+  done
+}
+
+port=$((20000 + RANDOM % 20000))
+token=bench-root
+"$leasefs" server -dev -dev-root-token=$token -listen=127.0.0.1:$port -log-level=warn \
+  >"$dir/server.log" 2>&1 &
+server_pid=$!
+addr=http://127.0.0.1:$port
+wait_for 15 curl -sf "$addr/v1/sys/health"
+curl -sf -H "X-Vault-Token: $token" -d '{"data":{"k":"0123456789abcdef0123456789abcdef"}}' \
+  "$addr/v1/secret/data/bench" >/dev/null
+
+echo $token >"$dir/token"
+mkdir -p "$dir/leasefs" "$dir/minimal" /dev/shm
+cat >"$dir/mount.json" <<JSON
+{"server": {"address": "$addr", "timeout": "5s", "auth": {"token_file": "$dir/token"}},
+ "mount": {"allow_other": true, "spool_file": "$dir/spool.jsonl"},
+ "files": [
+  {"path": "k", "secret": "secret/data/bench", "field": "k", "mode": "0444"},
+  {"path": "once", "secret": "auth/token/create", "method": "POST", "args": {"ttl": "60s"},
+   "field": "client_token", "share": "per-open"}]}
+JSON
+"$leasefs" mount "$dir/leasefs" --config "$dir/mount.json" --foreground --log-level=warn \
+  2>"$dir/mount.log" &
+mount_pid=$!
+"$bench" serve "$dir/minimal" &
+minimal_pid=$!
+wait_for 15 grep -q " $dir/leasefs " /proc/self/mounts
+wait_for 15 grep -q " $dir/minimal " /proc/self/mounts
+tmpfs_file=$(mktemp -p /dev/shm)
+printf '0123456789abcdef0123456789abcdef\n' >"$tmpfs_file"
+cat "$dir/leasefs/k" >/dev/null   # cache the shared secret
+
+ops() { "$bench" read "$1" "$2" "$seconds" | awk '{print $2}'; }
+median() { printf '%s\n' "$@" | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
+rounds=${FUSE_BENCH_ROUNDS:-3}
+declare -A res
+# Interleaved rounds (tmpfs, minimal, leasefs for each thread count, again and again) so a
+# noisy neighbour hurts all three alike; the median of the rounds is reported.
+for ((r = 1; r <= rounds; r++)); do
+  for t in 1 2 4; do
+    res[tmpfs,$t]+="$(ops "$tmpfs_file" $t) "
+    res[minimal,$t]+="$(ops "$dir/minimal/file" $t) "
+    res[leasefs,$t]+="$(ops "$dir/leasefs/k" $t) "
+  done
+done
+echo "open+read+close per second, median of $rounds rounds of ${seconds}s" \
+  "(ratio = leasefs / minimal FUSE daemon; auditing on)"
+printf '%-8s %12s %14s %12s %8s %9s\n' threads tmpfs minimal_fuse leasefs ratio vs_tmpfs
+for t in 1 2 4; do
+  a=$(median ${res[tmpfs,$t]}); b=$(median ${res[minimal,$t]}); c=$(median ${res[leasefs,$t]})
+  printf '%-8s %12s %14s %12s %8.2f %9.3f\n' $t "$a" "$b" "$c" \
+    "$(echo "$c / $b" | bc -l)" "$(echo "$c / $a" | bc -l)"
+done
+rm -f "$tmpfs_file"
+
+echo
+echo "first open of a dynamic secret (per-open token: one auth/token/create per open)"
+api=$("$bench" api "$addr" $token 200)
+fs=$("$bench" latency "$dir/leasefs/once" 200)
+echo "  server alone (HTTP POST auth/token/create): $api"
+echo "  open+read+close through the mount:          $fs"
+api_median=$(echo "$api" | awk '{print $4}'); fs_median=$(echo "$fs" | awk '{print $4}')
+printf '  mount overhead (median): %.0f us\n' "$(echo "$fs_median - $api_median" | bc -l)"
+echo "  status: $(tr -d '\n ' <"$dir/leasefs/.leasefs/status" | head -c 400)"
