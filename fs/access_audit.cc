@@ -32,10 +32,13 @@ void AccessAuditor::start() {
 }
 
 json AccessAuditor::to_json(const AccessEvent& e) const {
-  json j = {{"time", sdk::rfc3339(e.time)}, {"host", host_},   {"mount", mount_},
-            {"file", e.file},               {"path", e.path},  {"lease_id", e.lease_id},
-            {"pid", e.pid},                 {"exe", e.exe},    {"uid", e.uid},
-            {"gid", e.gid},                 {"cgroup", e.cgroup}, {"result", e.result}};
+  json j = {{"time", sdk::rfc3339(e.time)}, {"host", host_},     {"mount", mount_},
+            {"file", e.file},               {"path", e.path},    {"lease_id", e.lease_id},
+            {"exe", e.exe},                 {"cgroup", e.cgroup}, {"result", e.result}};
+  // Unknown ids are left out rather than sent as -1.
+  if (e.pid >= 0) j["pid"] = e.pid;
+  if (e.uid >= 0) j["uid"] = e.uid;
+  if (e.gid >= 0) j["gid"] = e.gid;
   if (!e.error.empty()) j["error"] = e.error;
   return j;
 }
@@ -65,6 +68,21 @@ bool AccessAuditor::post(const std::deque<json>& events) {
     std::lock_guard lock(mu_);
     counters_.endpoint_missing = false;
     counters_.sent += events.size();
+    return true;
+  }
+  if (*status == 400) {
+    // The server will never take these: keep them beside the spool for an operator
+    // instead of retrying forever (never dropped silently).
+    std::string rejected = spool_file_ + ".rejected";
+    sdk::log_error(kLog, "sys/access-events refused " + std::to_string(events.size()) +
+                             " events as malformed; they are kept in " + rejected);
+    std::string text;
+    for (const auto& e : events) text += e.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+    int fd = ::open(rejected.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+      [[maybe_unused]] auto n = ::write(fd, text.data(), text.size());
+      ::close(fd);
+    }
     return true;
   }
   sdk::log_warn(kLog, "sys/access-events answered " + std::to_string(*status) +
@@ -139,11 +157,11 @@ void AccessAuditor::loop() {
   while (true) {
     cv_.wait_for(lock, kFlushEvery, [this] { return stopping_ || queue_.size() >= kBatch; });
     bool stopping = stopping_;
-    if (!stopping && std::chrono::steady_clock::now() < next_attempt_) {
-      continue;
-    }
+    // After a failed delivery the server is left alone for a while; meanwhile events
+    // go to the spool file rather than pile up in memory.
+    bool backing_off = !stopping && std::chrono::steady_clock::now() < next_attempt_;
     std::deque<AccessEvent> taken;
-    while (!queue_.empty() && taken.size() < kBatch) {
+    while (!queue_.empty() && (backing_off || stopping || taken.size() < kBatch)) {
       taken.push_back(std::move(queue_.front()));
       queue_.pop_front();
     }
@@ -151,10 +169,15 @@ void AccessAuditor::loop() {
     lock.unlock();
     std::deque<json> batch;
     for (const auto& e : taken) batch.push_back(to_json(e));
-    bool spool_empty = drain_spool();
     bool ok = false;
+    if (backing_off) {
+      spool(batch);
+      lock.lock();
+      continue;
+    }
+    bool spool_empty = drain_spool();
     if (!batch.empty()) {
-      ok = spool_empty && post(batch);
+      ok = spool_empty && batch.size() <= kBatch && post(batch);
       if (!ok) spool(batch);
     } else {
       ok = spool_empty;

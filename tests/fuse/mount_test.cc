@@ -390,6 +390,51 @@ TEST_F(MountTest, SigtermUnmountsAndRevokesOnExit) {
   mount_.reset();
 }
 
+TEST_F(MountTest, RenewsItsOwnShortLivedToken) {
+  // The mount's token lives 3 s unless renewed; the daemon renews it (renew-self).
+  auto created = api_->call("POST", "auth/token/create",
+                            {{"ttl", "3s"}, {"explicit_max_ttl", "1h"}, {"policies", {"root"}}},
+                            root_);
+  ASSERT_EQ(created.status, 200) << created.describe();
+  std::string short_token = created.json["auth"]["client_token"];
+  std::ofstream(token_file_, std::ios::trunc) << short_token << "\n";
+  mount(json::parse(R"([
+    {"path": "a", "secret": "secret/data/app", "field": "api_key", "share": "per-open"}
+  ])"));
+  auto until = std::chrono::steady_clock::now() + 7s;
+  while (std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(200ms);
+  EXPECT_EQ(cat("a").out, "k-123") << mount_->log();
+  EXPECT_TRUE(token_valid(short_token));
+}
+
+TEST_F(MountTest, AppRoleLogin) {
+  ASSERT_EQ(api_->call("POST", "sys/auth/approle", {{"type", "approle"}}, root_).status / 100, 2);
+  ASSERT_EQ(api_->call("POST", "sys/policies/acl/app",
+                       {{"policy", "path \"secret/data/app\" { capabilities = [\"read\"] }"}},
+                       root_).status / 100, 2);
+  ASSERT_EQ(api_->call("POST", "auth/approle/role/web", {{"token_policies", {"app"}}}, root_)
+                    .status / 100, 2);
+  auto role_id = api_->call("GET", "auth/approle/role/web/role-id", nullptr, root_);
+  auto secret_id = api_->call("POST", "auth/approle/role/web/secret-id", nullptr, root_);
+  ASSERT_EQ(role_id.status, 200) << role_id.describe();
+  ASSERT_EQ(secret_id.status, 200) << secret_id.describe();
+  std::ofstream(dir_ / "role_id") << role_id.json["data"]["role_id"].get<std::string>();
+  std::ofstream(dir_ / "secret_id") << secret_id.json["data"]["secret_id"].get<std::string>();
+  json c = config(json::parse(R"([
+    {"path": "a", "secret": "secret/data/app", "field": "api_key"},
+    {"path": "forbidden", "secret": "secret/data/other", "field": "v"}
+  ])"));
+  c["server"]["auth"] = {{"approle", {{"role_id_file", dir_ / "role_id"},
+                                      {"secret_id_file", dir_ / "secret_id"}}}};
+  auto m = MountProcess::start(c, dir_.path());
+  ASSERT_TRUE(m) << m.error();
+  mount_ = std::move(*m);
+  EXPECT_TRUE(eventually([&] { return cat("a").out == "k-123"; })) << mount_->log();
+  // The server's refusal is the reader's EACCES.
+  auto refused = cat("forbidden");
+  EXPECT_NE(refused.err.find("Permission denied"), std::string::npos) << refused.err;
+}
+
 TEST_F(MountTest, ConfigErrorsStopBeforeMounting) {
   json bad = config(json::parse(R"([{"path": "../x", "secret": "secret/data/app", "field": "a"}])"));
   auto m = MountProcess::start(bad, dir_.path(), 10s);
