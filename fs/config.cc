@@ -2,6 +2,7 @@
 #include "fs/config.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <set>
@@ -414,6 +415,19 @@ sdk::Result<MountConfig> load_mount_config(const std::string& file) {
   if (parsed.is_discarded()) return sdk::invalid_argument(file + ": is not valid JSON");
   auto config = parse_mount_config(parsed);
   if (!config) return sdk::error(config.error().with_context(file));
+  // The daemon changes to / when it detaches: file names are made absolute now
+  // (relative to the working directory, as the command line's are).
+  auto absolute = [](std::string& path) {
+    std::error_code ec;
+    if (!path.empty()) path = std::filesystem::absolute(path, ec).lexically_normal().string();
+  };
+  absolute(config->server.ca_file);
+  absolute(config->server.token_file);
+  if (config->server.approle) {
+    absolute(config->server.approle->role_id_file);
+    absolute(config->server.approle->secret_id_file);
+  }
+  absolute(config->mount.spool_file);
   return config;
 }
 
