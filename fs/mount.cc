@@ -532,8 +532,8 @@ class MountState {
   // Returns 0 and fills `h`, or an errno. Records the access event either way.
   int open_secret(fuse_req_t req, std::size_t index, Handle& h) {
     const fuse_ctx* ctx = fuse_req_ctx(req);
-    Caller caller = describe_caller(ctx->uid, ctx->gid, ctx->pid);
     const FileSpec& f = config_.files[index];
+    Caller caller = describe_caller(ctx->uid, ctx->gid, ctx->pid, !f.allow.gids.empty());
     AccessEvent ev{.time = std::chrono::system_clock::now(),
                    .file = f.path,
                    .path = f.secret,
@@ -711,7 +711,7 @@ int run_mount(const MountConfig& config, const RunOptions& options) {
   fuse_loop_config* loop = fuse_loop_cfg_create();
   fuse_loop_cfg_set_clone_fd(loop, 1);
   fuse_loop_cfg_set_max_threads(loop, 64);
-  fuse_loop_cfg_set_idle_threads(loop, 8);
+  // Idle workers are kept (libfuse's default): reaping them costs a thread start per burst.
   int rc = fuse_session_loop_mt(se, loop);
   fuse_loop_cfg_destroy(loop);
 

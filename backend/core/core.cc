@@ -1,7 +1,10 @@
 // Seal lifecycle, mounts and the request pipeline.
 #include "backend/core/core.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdlib>
 
 #include "backend/core/internal_backends.h"
 #include "backend/sdk/cidr.h"
@@ -63,7 +66,9 @@ Core::Core(CoreOptions options)
     : options_(std::move(options)),
       barrier_(*options_.physical, *options_.clock, *options_.random,
                barrier::SealManager::barrier_options()),
-      seal_(barrier_, *options_.physical, *options_.clock, *options_.random) {}
+      seal_(barrier_, *options_.physical, *options_.clock, *options_.random),
+      audit_(audit::BrokerOptions{.clock = options_.clock, .random = options_.random,
+                                  .stdout_fd = STDOUT_FILENO}) {}
 
 Core::~Core() { seal(); }
 
@@ -187,14 +192,100 @@ sdk::Result<void> Core::post_unseal() {
     std::unique_lock lock(mounts_mu_);
     mounts_ = std::move(mounts);
   }
+  LEASEFS_TRY(start_expiration());
+  audit_view_ = std::make_unique<sdk::StorageView>(barrier_, "core/audit/");
+  LEASEFS_TRY(audit_.load(*audit_view_));
   sealed_.store(false);
   metrics_.set_sealed(false);
   return {};
 }
 
+lease::ExpirationCallbacks Core::expiration_callbacks() {
+  // An engine call for a lease, with the context the router would give it.
+  auto engine_request = [this](const MountState& mount, const lease::LeaseRecord& record) {
+    sdk::Request req;
+    auto id = sdk::random_uuid(*options_.random);
+    if (id) req.id = *id;
+    req.operation = sdk::Operation::kUpdate;
+    const std::string api = mount.entry.api_path();
+    req.path = record.path.starts_with(api) ? record.path.substr(api.size()) : record.path;
+    req.mount_point = api;
+    req.limits = mount.limits;
+    req.storage = mount.view.get();
+    req.clock = options_.clock;
+    req.random = options_.random;
+    return req;
+  };
+  lease::ExpirationCallbacks callbacks;
+  callbacks.revoke_secret = [this, engine_request](const lease::LeaseRecord& record) -> sdk::Result<void> {
+    auto mount = mount_at(record.mount);
+    if (!mount) {
+      // The engine is gone (disabling a mount revokes its leases first), so is the secret.
+      sdk::log_warn("core", "lease " + record.lease_id + " outlived its mount " + record.mount);
+      return {};
+    }
+    sdk::Request req = engine_request(*mount, record);
+    return mount->backend->revoke_secret(req, record.lease_info());
+  };
+  callbacks.renew_secret = [this, engine_request](const lease::LeaseRecord& record,
+                                                  sdk::Duration increment) -> sdk::Result<sdk::Response> {
+    auto mount = mount_at(record.mount);
+    if (!mount) return sdk::invalid_argument("the mount that issued this lease is gone");
+    sdk::Request req = engine_request(*mount, record);
+    return mount->backend->renew_secret(req, record.lease_info(increment));
+  };
+  callbacks.revoke_token = [this](const lease::LeaseRecord& record) -> sdk::Result<void> {
+    return tokens_->revoke_tree(record.token_hash);
+  };
+  return callbacks;
+}
+
+sdk::Result<void> Core::start_expiration() {
+  lease::ExpirationOptions options = options_.expiration;
+  options.system_max_ttl = options_.system_limits.max_lease_ttl;
+  lease_view_ = std::make_unique<sdk::StorageView>(barrier_, "sys/expire/");
+  expiration_ = std::make_unique<lease::ExpirationManager>(
+      *lease_view_, *options_.clock, *options_.random, expiration_callbacks(), options);
+  // Revoking a token revokes what it owns (asynchronously, as Vault does).
+  tokens_->set_revoke_hook([this](const auth::TokenEntry& token) -> sdk::Result<void> {
+    auto handled = expiration_->revoke_by_token(token.id_hash, lease::RevokeMode::kAsync);
+    if (!handled) return sdk::error(handled.error());
+    return {};
+  });
+  return expiration_->start();
+}
+
+sdk::Result<void> Core::track_token(const auth::TokenEntry& token) {
+  if (!token.expires()) return {};
+  lease::RegisterToken reg;
+  reg.token_hash = token.id_hash;
+  reg.path = token.path.empty() ? "auth/token/create" : token.path;
+  auto mount = route(reg.path);
+  reg.mount = mount ? mount->entry.api_path() : "auth/token/";
+  reg.issue_time = token.creation_time;
+  reg.expire_time = token.expire_time();
+  reg.renewable = token.renewable;
+  auto registered = expiration_->register_token(reg);
+  if (!registered) return sdk::error(registered.error());
+  return {};
+}
+
+std::shared_ptr<MountState> Core::mount_at(std::string_view api_path) const {
+  std::shared_lock lock(mounts_mu_);
+  auto it = mounts_.find(std::string(api_path));
+  return it == mounts_.end() ? nullptr : it->second;
+}
+
 void Core::pre_seal() {
   sealed_.store(true);
   metrics_.set_sealed(true);
+  // First: its workers call into engines and the token store, which go next.
+  if (expiration_) expiration_->stop();
+  if (tokens_) tokens_->set_revoke_hook({});
+  expiration_.reset();
+  lease_view_.reset();
+  audit_.close_all();
+  audit_view_.reset();
   std::map<std::string, std::shared_ptr<MountState>> mounts;
   {
     std::unique_lock lock(mounts_mu_);
@@ -337,6 +428,18 @@ sdk::Result<void> Core::disable_mount(MountTable table, std::string_view path) {
       return sdk::invalid_argument("cannot unmount \"" + api + "\"");
     }
     state = it->second;
+  }
+  // As Vault: the mount's leases are revoked before it goes; a failure keeps it.
+  if (expiration_) {
+    auto revoked = expiration_->revoke_prefix(api, lease::RevokeMode::kSync);
+    if (!revoked) {
+      return sdk::error(revoked.error().with_context("revoking the leases of " + api));
+    }
+  }
+  {
+    std::unique_lock lock(mounts_mu_);
+    auto it = mounts_.find(api);
+    if (it == mounts_.end() || it->second != state) return {};
     mounts_.erase(it);
     if (auto saved = persist_table(table); !saved) {
       mounts_[api] = state;
@@ -435,6 +538,17 @@ sdk::Result<CoreResponse> Core::handle(CoreRequest& request) {
 }
 
 sdk::Result<CoreResponse> Core::handle_locked(CoreRequest& req) {
+  AuditTrail trail;
+  auto result = run_pipeline(req, trail);
+  if (trail.request) {
+    // The response entry is written after the fact; if no device takes it the client
+    // gets a 500 (as Vault), though the request has had its effect.
+    if (auto logged = audit_response(trail, result); !logged) return sdk::error(logged.error());
+  }
+  return result;
+}
+
+sdk::Result<CoreResponse> Core::run_pipeline(CoreRequest& req, AuditTrail& trail) {
   while (!req.path.empty() && req.path.front() == '/') req.path.erase(0, 1);
   if (!valid_request_path(req.path)) return sdk::invalid_argument("invalid request path");
   auto mount = route(req.path);
@@ -447,15 +561,33 @@ sdk::Result<CoreResponse> Core::handle_locked(CoreRequest& req) {
   const bool unauthenticated = glob_match(special.unauthenticated, relative);
   const bool needs_sudo = glob_match(special.root, relative);
 
+  sdk::Request sreq;
+  sreq.id = req.id;
+  sreq.operation = req.operation;
+  sreq.path = relative;
+  sreq.mount_point = api;
+  sreq.data = req.data.is_null() ? json::object() : std::move(req.data);
+  sreq.limits = mount->limits;
+  sreq.storage = mount->view.get();
+  sreq.clock = options_.clock;
+  sreq.random = options_.random;
+  sreq.caller.remote_address = req.remote_address;
+
+  // A refusal is audited like any request (Vault records denied requests too).
+  auto deny = [&](const auth::TokenEntry* who) -> sdk::Result<CoreResponse> {
+    LEASEFS_TRY(audit_request(trail, req, sreq, *mount, who, false, "permission denied"));
+    return permission_denied();
+  };
+
   std::optional<auth::TokenEntry> token;
   if (!unauthenticated || !req.client_token.empty()) {
     if (req.client_token.empty()) {
-      if (!unauthenticated) return permission_denied();
+      if (!unauthenticated) return deny(nullptr);
     } else {
       auto found = tokens_->lookup(req.client_token);
       if (!found) return sdk::error(found.error());
       if (!found->has_value()) {
-        if (!unauthenticated) return permission_denied();
+        if (!unauthenticated) return deny(nullptr);
       } else {
         token = std::move(**found);
       }
@@ -463,20 +595,9 @@ sdk::Result<CoreResponse> Core::handle_locked(CoreRequest& req) {
   }
   if (token && !token->bound_cidrs.empty()) {
     auto address = sdk::parse_remote_address(req.remote_address);
-    if (!address || !sdk::address_in_blocks(*address, token->bound_cidrs)) return permission_denied();
+    if (!address || !sdk::address_in_blocks(*address, token->bound_cidrs)) return deny(&*token);
   }
 
-  sdk::Request sreq;
-  sreq.id = req.id;
-  sreq.operation = req.operation;
-  sreq.path = relative;
-  sreq.mount_point = mount->entry.api_path();
-  sreq.data = req.data.is_null() ? json::object() : std::move(req.data);
-  sreq.limits = mount->limits;
-  sreq.storage = mount->view.get();
-  sreq.clock = options_.clock;
-  sreq.random = options_.random;
-  sreq.caller.remote_address = req.remote_address;
   if (token) {
     sreq.caller.display_name = token->display_name;
     sreq.caller.entity_id = token->entity_id;
@@ -502,8 +623,11 @@ sdk::Result<CoreResponse> Core::handle_locked(CoreRequest& req) {
       acl_path.push_back('/');
     }
     auto decision = (*acl)->allowed(sreq.operation, acl_path, sreq.data, needs_sudo);
-    if (!decision.allowed) return permission_denied();
+    trail.granting = std::move(decision.granting_policies);
+    if (!decision.allowed) return deny(&*token);
   }
+  // Written before anything runs: a request no device recorded does not happen.
+  LEASEFS_TRY(audit_request(trail, req, sreq, *mount, token ? &*token : nullptr, true, {}));
 
   bool last_use = false;
   if (token && token->num_uses > 0) {
@@ -529,16 +653,159 @@ sdk::Result<CoreResponse> Core::handle_locked(CoreRequest& req) {
   out.raw = std::move(response->raw);
   if (response->advisory_ttl) out.lease_duration = sdk::whole_seconds(*response->advisory_ttl);
   if (response->secret) {
-    return sdk::error(sdk::Code::kUnimplemented,
-                      "this response needs a lease, and leases arrive with the expiration manager");
+    if (!token) return sdk::error(sdk::Code::kInternal, "a secret with a lease needs a calling token");
+    lease::RegisterSecret reg;
+    reg.path = req.path;
+    reg.mount = api;
+    reg.token_hash = token->id_hash;
+    reg.secret = std::move(*response->secret);
+    reg.limits = mount->limits;
+    // Persisted before the secret leaves; on failure the manager has revoked it.
+    auto lease = expiration_->register_secret(reg);
+    if (!lease) return sdk::error(lease.error());
+    out.lease_id = std::move(lease->lease_id);
+    out.renewable = lease->renewable;
+    out.lease_duration = sdk::whole_seconds(lease->ttl);
+    out.warnings.insert(out.warnings.end(), lease->warnings.begin(), lease->warnings.end());
   }
   if (mount->internal && !response->auth_block.is_null()) out.auth = std::move(response->auth_block);
+  if (mount->internal && response->lease_block.is_object()) {
+    const json& lease = response->lease_block;
+    out.lease_id = lease.value("lease_id", std::string());
+    out.renewable = lease.value("renewable", false);
+    out.lease_duration = lease.value("lease_duration", std::int64_t{0});
+  }
   if (response->auth) {
     auto auth = issue_login_token(req, *mount, *response->auth, out.warnings);
     if (!auth) return sdk::error(auth.error());
     out.auth = std::move(*auth);
   }
   return out;
+}
+
+// --- audit ---------------------------------------------------------------------------
+
+namespace {
+
+audit::AuditAuth audit_auth_of(const auth::TokenEntry& token, const std::string& client_token,
+                               const sdk::Clock& clock) {
+  audit::AuditAuth a;
+  a.client_token = client_token;
+  a.accessor = token.accessor;
+  a.display_name = token.display_name;
+  a.policies = token.policies;
+  a.token_policies = token.policies;
+  a.metadata = token.meta;
+  a.entity_id = token.entity_id;
+  a.token_type = "service";
+  if (token.expires()) {
+    auto left = std::chrono::duration_cast<sdk::Duration>(token.expire_time() - clock.now());
+    a.token_ttl = std::max<std::int64_t>(0, sdk::whole_seconds(left));
+  }
+  a.token_issue_time = sdk::rfc3339(token.creation_time);
+  a.remaining_uses = token.num_uses;
+  return a;
+}
+
+// A login's new token, from the envelope's auth block.
+audit::AuditAuth audit_auth_of(const json& block) {
+  audit::AuditAuth a;
+  auto str = [&block](const char* key) {
+    auto it = block.find(key);
+    return it != block.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  auto strings = [&block](const char* key) {
+    std::vector<std::string> out;
+    auto it = block.find(key);
+    if (it != block.end() && it->is_array()) {
+      for (const auto& v : *it) {
+        if (v.is_string()) out.push_back(v.get<std::string>());
+      }
+    }
+    return out;
+  };
+  a.client_token = str("client_token");
+  a.accessor = str("accessor");
+  a.policies = strings("policies");
+  a.token_policies = strings("token_policies");
+  a.entity_id = str("entity_id");
+  a.token_type = str("token_type");
+  if (auto it = block.find("metadata"); it != block.end() && it->is_object()) {
+    for (const auto& [k, v] : it->items()) {
+      if (v.is_string()) a.metadata[k] = v.get<std::string>();
+    }
+  }
+  if (auto it = block.find("lease_duration"); it != block.end() && it->is_number_integer()) {
+    a.token_ttl = it->get<std::int64_t>();
+  }
+  if (auto it = block.find("num_uses"); it != block.end() && it->is_number_integer()) {
+    a.num_uses = it->get<std::int64_t>();
+  }
+  return a;
+}
+
+}  // namespace
+
+sdk::Result<void> Core::audit_request(AuditTrail& trail, const CoreRequest& req,
+                                      const sdk::Request& sreq, const MountState& mount,
+                                      const auth::TokenEntry* token, bool allowed,
+                                      std::string_view error) {
+  if (!audit_.has_devices()) return {};
+  audit::AuditRequest a;
+  a.id = req.id;
+  a.operation = std::string(sdk::operation_name(sreq.operation));
+  a.path = req.path;
+  a.mount_point = mount.entry.api_path();
+  a.mount_type = mount.entry.type;
+  a.mount_accessor = mount.entry.accessor;
+  a.client_token = req.client_token;
+  a.data = sreq.data;
+  a.remote_address = req.remote_address;
+  if (auto colon = a.remote_address.rfind(':');
+      colon != std::string::npos && a.remote_address.find(']') == std::string::npos &&
+      a.remote_address.find(':') == colon) {
+    // "10.0.0.1:5000": Vault logs the address and the port apart.
+    a.remote_port = std::atoi(a.remote_address.c_str() + colon + 1);
+    a.remote_address.resize(colon);
+  }
+  if (token) {
+    a.client_token_accessor = token->accessor;
+    a.auth = audit_auth_of(*token, req.client_token, *options_.clock);
+    a.auth->policy_results = audit::PolicyResults{.allowed = allowed, .granting_policies = trail.granting};
+  }
+  if (auto logged = audit_.log_request(a, error); !logged) {
+    sdk::log_error("audit", "no audit device recorded request " + req.id + ": " + logged.error().message());
+    return sdk::error(sdk::Code::kInternal, "internal error");
+  }
+  trail.request = std::move(a);
+  return {};
+}
+
+sdk::Result<void> Core::audit_response(const AuditTrail& trail,
+                                       const sdk::Result<CoreResponse>& result) {
+  const audit::AuditRequest& a = *trail.request;
+  audit::AuditResponse r;
+  r.mount_point = a.mount_point;
+  r.mount_type = a.mount_type;
+  r.mount_accessor = a.mount_accessor;
+  if (!result) {
+    r.error = result.error().message();
+  } else {
+    if (result->raw) {
+      r.data = json::object();  // a raw body (a CRL, a public key) is not logged
+    } else {
+      r.data = result->data;
+    }
+    r.lease_id = result->lease_id;
+    r.warnings = result->warnings;
+    if (result->auth.is_object()) r.auth = audit_auth_of(result->auth);
+  }
+  if (auto logged = audit_.log_response(a, r); !logged) {
+    sdk::log_error("audit", "no audit device recorded the response to request " + a.id + ": " +
+                                logged.error().message());
+    return sdk::error(sdk::Code::kInternal, "internal error");
+  }
+  return {};
 }
 
 sdk::Result<json> Core::issue_login_token(const CoreRequest& req, const MountState& mount,
@@ -570,6 +837,10 @@ sdk::Result<json> Core::issue_login_token(const CoreRequest& req, const MountSta
   create.limits = mount.limits;
   auto issued = tokens_->create(nullptr, /*sudo=*/true, std::move(create));
   if (!issued) return sdk::error(issued.error());
+  if (auto tracked = track_token(issued->entry); !tracked) {
+    (void)tokens_->revoke_tree(issued->entry.id_hash);
+    return sdk::error(tracked.error());
+  }
   warnings.insert(warnings.end(), issued->warnings.begin(), issued->warnings.end());
   return auth::TokenStore::auth_block(*issued, *options_.clock);
 }

@@ -20,11 +20,13 @@
 #include <string>
 #include <vector>
 
+#include "backend/audit/broker.h"
 #include "backend/auth/token_store.h"
 #include "backend/barrier/seal.h"
 #include "backend/core/metrics.h"
 #include "backend/core/mount_table.h"
 #include "backend/core/policy_store.h"
+#include "backend/lease/expiration_manager.h"
 #include "backend/sdk/backend.h"
 #include "backend/sdk/storage_view.h"
 
@@ -40,6 +42,8 @@ struct CoreOptions {
   // Engines that sys/mounts and sys/auth may enable, by type (engines/registry.h).
   const std::map<std::string, sdk::BackendFactory>* secrets_engines = nullptr;
   const std::map<std::string, sdk::BackendFactory>* auth_methods = nullptr;
+  // The expiration manager's tuning; tests turn `background` off and drive it by hand.
+  lease::ExpirationOptions expiration{};
 };
 
 // A request as the HTTP layer decoded it.
@@ -120,6 +124,13 @@ class Core {
 
   auth::TokenStore& tokens() { return *tokens_; }
   PolicyStore& policies() { return *policies_; }
+  // Valid while unsealed (callers hold a request, so the core cannot seal under them).
+  lease::ExpirationManager& expiration() { return *expiration_; }
+  // The audit devices (sys/audit); loaded at unseal, closed at seal.
+  audit::Broker& audit() { return audit_; }
+  // Gives a token with a TTL its lease (or moves it after a renewal), so it is revoked
+  // with everything it owns when it expires. Tokens that never expire have none.
+  sdk::Result<void> track_token(const auth::TokenEntry& token);
   Metrics& metrics() { return metrics_; }
   const sdk::Clock& clock() const { return *options_.clock; }
   sdk::Random& random() { return *options_.random; }
@@ -140,6 +151,25 @@ class Core {
   sdk::Result<void> persist_table(MountTable table);
   sdk::Result<MountEntry> new_entry(MountTable table, std::string path, std::string type);
   sdk::Result<CoreResponse> handle_locked(CoreRequest& request);
+  // The mount whose API path is exactly `api_path`, or nullptr.
+  std::shared_ptr<MountState> mount_at(std::string_view api_path) const;
+  // The expiration manager's way back into engines and the token store.
+  lease::ExpirationCallbacks expiration_callbacks();
+  sdk::Result<void> start_expiration();
+  // The request as the audit log records it, between its two entries.
+  struct AuditTrail {
+    std::optional<audit::AuditRequest> request{};
+    std::vector<std::string> granting{};  // policies that granted the operation
+  };
+  sdk::Result<CoreResponse> run_pipeline(CoreRequest& request, AuditTrail& trail);
+  // Writes the request entry (when a device is enabled); an error means no device
+  // recorded it and the request must not run.
+  sdk::Result<void> audit_request(AuditTrail& trail, const CoreRequest& request,
+                                  const sdk::Request& engine_request, const MountState& mount,
+                                  const auth::TokenEntry* token, bool allowed,
+                                  std::string_view error);
+  sdk::Result<void> audit_response(const AuditTrail& trail,
+                                   const sdk::Result<CoreResponse>& result);
   sdk::Result<nlohmann::json> issue_login_token(const CoreRequest& request,
                                                 const MountState& mount,
                                                 const sdk::AuthInfo& auth,
@@ -159,6 +189,10 @@ class Core {
   std::unique_ptr<sdk::StorageView> policy_view_;
   std::unique_ptr<auth::TokenStore> tokens_;
   std::unique_ptr<PolicyStore> policies_;
+  std::unique_ptr<sdk::StorageView> lease_view_;
+  std::unique_ptr<lease::ExpirationManager> expiration_;
+  std::unique_ptr<sdk::StorageView> audit_view_;
+  audit::Broker audit_;
 
   mutable std::shared_mutex mounts_mu_;
   std::map<std::string, std::shared_ptr<MountState>> mounts_;  // by api path; mounts_mu_

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "backend/sdk/backend.h"
 
@@ -13,5 +15,11 @@ class Core;
 
 std::unique_ptr<sdk::Backend> make_system_backend(Core& core);
 std::unique_ptr<sdk::Backend> make_token_backend(Core& core);
+// sys/leases/* and the older sys/renew, sys/revoke* (lease_paths.cc), for sys/.
+std::vector<sdk::PathSpec> lease_paths(Core& core);
+// sys/audit, sys/audit-hash and sys/access-events (audit_paths.cc), for sys/.
+std::vector<sdk::PathSpec> audit_paths(Core& core);
+// The expiration manager's gauges and counters, in Prometheus text, for sys/metrics.
+std::string lease_metrics_text(Core& core);
 
 }  // namespace leasefs::backend::core

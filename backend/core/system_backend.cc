@@ -399,9 +399,11 @@ class SystemBackend final : public sdk::FrameworkBackend {
                    Response r;
                    r.raw = sdk::RawBody{.status = 200,
                                         .content_type = "text/plain; version=0.0.4",
-                                        .body = c->metrics().prometheus()};
+                                        .body = c->metrics().prometheus() + lease_metrics_text(*c)};
                    return r;
                  }}}});
+    for (auto& spec : lease_paths(core)) p.push_back(std::move(spec));
+    for (auto& spec : audit_paths(core)) p.push_back(std::move(spec));
     return p;
   }
 };

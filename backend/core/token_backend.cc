@@ -89,6 +89,11 @@ Result<Response> create(Core& core, Request& req, const FieldData& d, bool orpha
   tc.path = "auth/token/" + req.path;
   auto issued = core.tokens().create(&*parent, sudo, std::move(tc));
   if (!issued) return sdk::error(issued.error());
+  // A token with a TTL gets a lease; without it the token would not be revoked on time.
+  if (auto tracked = core.track_token(issued->entry); !tracked) {
+    (void)core.tokens().revoke_tree(issued->entry.id_hash);
+    return sdk::error(tracked.error());
+  }
   Response r;
   r.auth_block = auth::TokenStore::auth_block(*issued, core.clock());
   r.warnings = issued->warnings;
@@ -108,6 +113,7 @@ Result<Response> renew(Core& core, Request& req, const auth::TokenEntry& entry,
   Response r;
   auto renewed = core.tokens().renew(entry.id_hash, d.duration("increment"), req.limits, r.warnings);
   if (!renewed) return sdk::error(renewed.error());
+  LEASEFS_TRY(core.track_token(*renewed));
   auth::IssuedToken view{.token = std::string(token), .entry = *renewed};
   r.auth_block = auth::TokenStore::auth_block(view, core.clock());
   return r;

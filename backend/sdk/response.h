@@ -64,6 +64,9 @@ struct Response {
   // The core's own backends only (auth/token/): an "auth" block for a token they made
   // or renewed themselves, passed to the client as is.
   nlohmann::json auth_block{};
+  // The core's own backends only (sys/leases/renew): the envelope's lease fields for a
+  // lease they renewed, {"lease_id", "renewable", "lease_duration"}.
+  nlohmann::json lease_block{};
 
   static Response with_data(nlohmann::json data) {
     Response r;

@@ -269,7 +269,7 @@ HttpResponse ApiHandler::dispatch(HttpRequest& req, std::string& path_class) {
     return r;
   }
   const bool empty = out.data.is_null() && out.auth.is_null() && out.warnings.empty() &&
-                     out.lease_duration == 0;
+                     out.lease_duration == 0 && out.lease_id.empty();
   if (empty && out.status == 0) return no_content();
 
   json envelope = {{"request_id", creq.id},

@@ -133,7 +133,15 @@ int run_server(const ServerConfig& config, const std::string& version) {
     int sig = 0;
     if (sigwait(&signals, &sig) != 0) continue;
     if (sig == SIGHUP) {
-      sdk::log_info("server", "SIGHUP received; nothing to reload yet");
+      // Log rotation: audit files are reopened by path (a rotated log continues in a
+      // new file whose first entry links to the old one's last).
+      if (core->sealed()) {
+        sdk::log_info("server", "SIGHUP received while sealed; audit devices open at unseal");
+      } else if (auto reopened = core->audit().reopen(); !reopened) {
+        sdk::log_error("server", "SIGHUP: reopening audit devices: " + reopened.error().message());
+      } else {
+        sdk::log_info("server", "SIGHUP: audit devices reopened");
+      }
       continue;
     }
     sdk::log_info("server", std::string("shutting down on ") + (sig == SIGINT ? "SIGINT" : "SIGTERM"));

@@ -1,5 +1,8 @@
 // Mount configuration parsing and file rendering (no mount, no server).
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <thread>
 
 #include "fs/caller.h"
 #include "fs/config.h"
@@ -199,6 +202,21 @@ TEST(AllowRulesTest, EveryNonEmptyListMustMatch) {
   unknown.exe.clear();
   EXPECT_NE(check_allow({.uids = {}, .gids = {}, .exe = {"/usr/bin/cat"}, .cgroups = {}}, unknown),
             "");
+}
+
+TEST(CallerTest, AThreadIsReportedAsItsProcess) {
+  Caller main_thread = describe_caller(0, 0, ::gettid(), false);
+  EXPECT_EQ(main_thread.pid, ::getpid());
+  EXPECT_FALSE(main_thread.exe.empty());
+  Caller first, second;
+  std::thread t([&] {
+    first = describe_caller(0, 0, ::gettid(), false);
+    second = describe_caller(0, 0, ::gettid(), false);  // through the tgid cache
+  });
+  t.join();
+  EXPECT_EQ(first.pid, ::getpid());
+  EXPECT_EQ(second.pid, ::getpid());
+  EXPECT_EQ(second.exe, main_thread.exe);
 }
 
 }  // namespace
