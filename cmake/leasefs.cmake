@@ -57,4 +57,9 @@ function(leasefs_test name)
   gtest_discover_tests(${name}
     PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT ${ARG_TIMEOUT}
     DISCOVERY_TIMEOUT 60)
+  # The sanitizer pass of the test command builds and runs only the unit tests (and
+  # fuzz targets): target `sanitizer_tests` (top-level CMakeLists.txt).
+  if("unit" IN_LIST ARG_LABELS)
+    set_property(GLOBAL APPEND PROPERTY LEASEFS_SANITIZER_TESTS ${name})
+  endif()
 endfunction()
