@@ -135,6 +135,37 @@ TEST_F(MountTest, RendersFieldJsonEnvAndTemplate) {
   EXPECT_NE(write.exit_code, 0);
 }
 
+TEST_F(MountTest, CertificateAndKeyComeFromOneLease) {
+  ASSERT_EQ(api_->call("POST", "sys/mounts/pki", {{"type", "pki"}}, root_).status / 100, 2);
+  auto root = api_->call("POST", "pki/root/generate/internal",
+                         {{"common_name", "Test Root"}, {"ttl", "24h"}}, root_);
+  ASSERT_EQ(root.status, 200) << root.describe();
+  ASSERT_EQ(api_->call("POST", "pki/roles/web",
+                       {{"allowed_domains", "internal"}, {"allow_subdomains", true},
+                        {"max_ttl", "2h"}},
+                       root_)
+                    .status / 100,
+            2);
+  mount(json::parse(R"([
+    {"path": "tls/cert.pem", "secret": "pki/issue/web", "method": "POST",
+     "args": {"common_name": "web.internal", "ttl": "1h"}, "field": "certificate"},
+    {"path": "tls/key.pem", "secret": "pki/issue/web", "method": "POST",
+     "args": {"common_name": "web.internal", "ttl": "1h"}, "field": "private_key"}
+  ])"));
+  auto cert_key = run({"/usr/bin/openssl", "x509", "-noout", "-pubkey", "-in",
+                       mount_->path("tls/cert.pem")});
+  auto key = run({"/usr/bin/openssl", "pkey", "-pubout", "-in", mount_->path("tls/key.pem")});
+  ASSERT_EQ(cert_key.exit_code, 0) << cert_key.err;
+  ASSERT_EQ(key.exit_code, 0) << key.err;
+  EXPECT_EQ(cert_key.out, key.out);
+  auto subject = run({"/usr/bin/openssl", "x509", "-noout", "-subject", "-in",
+                      mount_->path("tls/cert.pem")});
+  EXPECT_NE(subject.out.find("web.internal"), std::string::npos) << subject.out;
+  EXPECT_EQ(status_field("backend", "fetches"), "1");
+  // Both files name the same lease.
+  EXPECT_EQ(xattr("tls/cert.pem", "lease_id"), xattr("tls/key.pem", "lease_id"));
+}
+
 TEST_F(MountTest, ListingAndStatNeverTalkToTheServer) {
   mount(json::parse(R"([
     {"path": "app/api_key", "secret": "secret/data/app", "field": "api_key"},
