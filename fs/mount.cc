@@ -296,13 +296,13 @@ class MountState {
   void read(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
     auto* h = reinterpret_cast<Handle*>(fi->fh);
     if (h->kind == Kind::kSecret) {
-      std::string out;
-      if (!h->opened.content->read(static_cast<std::size_t>(off), size, out)) {
-        fuse_reply_err(req, EIO);  // the lease ended and took the bytes with it
-        return;
-      }
-      fuse_reply_buf(req, out.data(), out.size());
-      sdk::wipe(out.data(), out.size());
+      // Replies straight from the content (no copy to wipe); EIO once the lease ended
+      // and took the bytes with it.
+      bool live = h->opened.content->with_bytes([&](std::string_view bytes) {
+        std::size_t start = std::min(static_cast<std::size_t>(off), bytes.size());
+        fuse_reply_buf(req, bytes.data() + start, std::min(size, bytes.size() - start));
+      });
+      if (!live) fuse_reply_err(req, EIO);
       return;
     }
     auto view = h->text.view();
@@ -552,7 +552,8 @@ class MountState {
       ++opens_denied_;
       return EACCES;
     }
-    Headers identity = {
+    auto identity = [&] {
+      return Headers{
         {"X-Leasefs-Host", header_safe(host_)},
         {"X-Leasefs-Mount", header_safe(mountpoint_)},
         {"X-Leasefs-File", header_safe(f.path)},
@@ -561,8 +562,9 @@ class MountState {
         {"X-Leasefs-Caller-Uid", std::to_string(caller.uid)},
         {"X-Leasefs-Caller-Gid", std::to_string(caller.gid)},
         {"X-Leasefs-Caller-Cgroup", header_safe(caller.cgroup)},
+      };
     };
-    auto opened = source_->open(index, identity);
+    auto opened = source_->open(index, std::function<Headers()>(identity));
     if (!opened) {
       ev.result = "error";
       ev.error = opened.error().message();

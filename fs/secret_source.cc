@@ -80,9 +80,9 @@ bool SecretSource::usable(const LeaseRecord& r, steady_clock::time_point now) co
 
 sdk::Result<std::shared_ptr<LeaseRecord>> SecretSource::fetch_record(std::size_t index,
                                                                      bool per_open,
-                                                                     const Headers& identity) {
+                                                                     const std::function<Headers()>& identity) {
   const FileSpec& spec = config_.files[index];
-  auto fetched = client_.fetch(spec.method, spec.secret, spec.args, identity);
+  auto fetched = client_.fetch(spec.method, spec.secret, spec.args, identity());
   if (!fetched) {
     std::lock_guard lock(mu_);
     ++counters_.fetch_errors;
@@ -131,7 +131,8 @@ sdk::Result<std::shared_ptr<LeaseRecord>> SecretSource::fetch_record(std::size_t
   return r;
 }
 
-sdk::Result<Opened> SecretSource::open(std::size_t index, const Headers& identity) {
+sdk::Result<Opened> SecretSource::open(std::size_t index,
+                                       const std::function<Headers()>& identity) {
   const FileSpec& spec = config_.files[index];
   // Takes a handle on `r` for file `index` (mu_ held).
   auto take = [&](const std::shared_ptr<LeaseRecord>& r) -> sdk::Result<Opened> {

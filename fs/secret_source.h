@@ -40,6 +40,15 @@ class Content {
   // Copies up to `size` bytes from `offset` into `out`; false once the content is gone.
   bool read(std::size_t offset, std::size_t size, std::string& out) const;
   std::size_t size() const;
+  // Calls `f` with the bytes under a shared lock (they cannot be wiped meanwhile);
+  // false, without calling it, once the content is gone.
+  template <class F>
+  bool with_bytes(F&& f) const {
+    std::shared_lock lock(mu_);
+    if (gone_) return false;
+    f(bytes_.view());
+    return true;
+  }
   bool gone() const;
   void wipe();
 
@@ -115,7 +124,8 @@ class SecretSource {
   // else a new fetch (one in flight per source; others wait for it). Per-open files
   // always fetch. Blocks at most about the client's timeout. Errors: the client's
   // (unavailable/deadline when the server is down) or a render error.
-  sdk::Result<Opened> open(std::size_t index, const Headers& identity);
+  // `identity` makes the caller's headers; it is called only when a request is sent.
+  sdk::Result<Opened> open(std::size_t index, const std::function<Headers()>& identity);
   // The handle of `opened` closed; per-open leases end (and are revoked) here.
   void release(const Opened& opened);
 
@@ -142,7 +152,7 @@ class SecretSource {
     bool fetching = false;
   };
   sdk::Result<std::shared_ptr<LeaseRecord>> fetch_record(std::size_t index, bool per_open,
-                                                         const Headers& identity);
+                                                         const std::function<Headers()>& identity);
   bool usable(const LeaseRecord& r, std::chrono::steady_clock::time_point now) const;
   LeaseView view_locked(const LeaseRecord& r) const;
   void end_locked(const std::shared_ptr<LeaseRecord>& r, bool revoke);
