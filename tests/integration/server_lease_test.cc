@@ -213,6 +213,19 @@ TEST_F(ServerLeaseTest, BadLeaseRequestsGetClearErrors) {
   EXPECT_EQ(root("GET", "sys/leases?type=irrevocable&limit=x").status, 400);
 }
 
+TEST_F(ServerLeaseTest, LeasesSurviveSealAndUnseal) {
+  auto [lease_id, serial] = issue(s_.root_token);
+  ASSERT_FALSE(lease_id.empty());
+  ASSERT_EQ(root("PUT", "sys/seal").status, 204);
+  EXPECT_EQ(lookup(lease_id).status, 503);
+  ASSERT_TRUE(s_.unseal());
+  Reply found = lookup(lease_id);
+  EXPECT_EQ(found.status, 200) << found.describe();
+  EXPECT_FALSE(in_crl(serial)) << "sealing revoked a live lease";
+  EXPECT_EQ(root("PUT", "sys/leases/revoke", {{"lease_id", lease_id}}).status, 204);
+  EXPECT_TRUE(in_crl(serial));
+}
+
 TEST_F(ServerLeaseTest, MetricsShowActiveLeases) {
   issue(s_.root_token);
   issue(s_.root_token);
