@@ -356,7 +356,9 @@ sdk::Result<MountConfig> parse_mount_config(const json& config) {
   if (*mount != nullptr) {
     const json& m = **mount;
     LEASEFS_TRY(check_keys(
-        m, {"allow_other", "uid", "gid", "revoke_on_exit", "spool_file", "static_ttl"}, "mount"));
+        m, {"allow_other", "uid", "gid", "revoke_on_exit", "spool_file", "static_ttl",
+            "revocation_check"},
+        "mount"));
     auto allow_other = bool_member(m, "allow_other", "mount", false);
     if (!allow_other) return sdk::error(allow_other.error());
     out.mount.allow_other = *allow_other;
@@ -376,6 +378,11 @@ sdk::Result<MountConfig> parse_mount_config(const json& config) {
       auto d = sdk::duration_from_json(*t);
       if (!d) return sdk::error(d.error().with_context("mount: \"static_ttl\""));
       out.mount.static_ttl = std::chrono::duration_cast<std::chrono::seconds>(*d);
+    }
+    if (auto t = m.find("revocation_check"); t != m.end() && !t->is_null()) {
+      auto d = sdk::duration_from_json(*t);
+      if (!d) return sdk::error(d.error().with_context("mount: \"revocation_check\""));
+      out.mount.revocation_check = std::chrono::duration_cast<std::chrono::milliseconds>(*d);
     }
   }
 

@@ -72,6 +72,9 @@ struct MountOptions {
   // a secret without a lease (KV v2) stays cached.
   std::string spool_file{};
   std::chrono::seconds static_ttl{300};
+  // How often a live lease is looked up on the server, so one revoked there stops being
+  // served; 0 turns the check off (then a revocation is seen at the next renewal).
+  std::chrono::milliseconds revocation_check{30'000};
 };
 
 struct MountConfig {

@@ -126,6 +126,8 @@ sdk::Result<std::shared_ptr<LeaseRecord>> SecretSource::fetch_record(std::size_t
   r->expires = now + r->ttl;
   r->expires_wall = clock_.now() + r->ttl;
   r->next_renew = r->renewable ? now + r->ttl * 2 / 3 : kNever;
+  auto interval = config_.mount.revocation_check;
+  r->next_check = has_lease && interval.count() > 0 ? now + interval : kNever;
   std::lock_guard lock(mu_);
   ++counters_.fetches;
   return r;
@@ -310,6 +312,20 @@ void SecretSource::renew(const std::shared_ptr<LeaseRecord>& r) {
   r->next_renew = left > std::chrono::seconds(2) ? now + left / 2 : kNever;
 }
 
+void SecretSource::check_revoked(const std::shared_ptr<LeaseRecord>& r) {
+  auto alive = client_.lease_alive(r->lease_id, r->accessor);
+  std::lock_guard lock(mu_);
+  if (r->ended) return;
+  if (alive && !*alive) {
+    sdk::log_info(kLog, "lease " + r->display_id() + " was revoked on the server");
+    ++counters_.revoked_on_server;
+    end_locked(r, /*revoke=*/false);
+    return;
+  }
+  // Alive, or the server could not say: look again later.
+  r->next_check = clock_.steady_now() + config_.mount.revocation_check;
+}
+
 void SecretSource::keeper_loop() {
   std::unique_lock lock(mu_);
   while (!stopping_) {
@@ -334,24 +350,28 @@ void SecretSource::keeper_loop() {
     }
     auto now = clock_.steady_now();
     auto next = now + std::chrono::seconds(1);
-    std::vector<std::shared_ptr<LeaseRecord>> expire, renewing;
+    std::vector<std::shared_ptr<LeaseRecord>> expire, renewing, checking;
     for (const auto& [serial, r] : live_) {
       if (now >= r->expires) {
         expire.push_back(r);
       } else if (now >= r->next_renew) {
         renewing.push_back(r);
+      } else if (now >= r->next_check) {
+        checking.push_back(r);
       } else {
-        next = std::min({next, r->expires, r->next_renew});
+        next = std::min({next, r->expires, r->next_renew, r->next_check});
       }
     }
     for (const auto& r : expire) {
       ++counters_.expired;
       end_locked(r, /*revoke=*/false);
     }
-    if (!renewing.empty()) {
+    if (!renewing.empty() || !checking.empty()) {
       for (const auto& r : renewing) r->next_renew = kNever;
+      for (const auto& r : checking) r->next_check = kNever;
       lock.unlock();
       for (const auto& r : renewing) renew(r);
+      for (const auto& r : checking) check_revoked(r);
       lock.lock();
       continue;
     }

@@ -77,6 +77,7 @@ struct LeaseRecord {
   sdk::WallTime expires_wall{};
   std::chrono::steady_clock::time_point next_renew{};  // max(): no renewal planned
   std::chrono::steady_clock::time_point last_open{};
+  std::chrono::steady_clock::time_point next_check{};  // revocation lookup; max(): none
   int open_handles = 0;
   bool ended = false;
   bool revoke_wanted = false;
@@ -141,7 +142,7 @@ class SecretSource {
 
   struct Counters {
     std::uint64_t fetches = 0, fetch_errors = 0, renewals = 0, renewal_errors = 0,
-                  expired = 0, revoked = 0;
+                  expired = 0, revoked = 0, revoked_on_server = 0;
   };
   Counters counters() const;
 
@@ -158,6 +159,7 @@ class SecretSource {
   void end_locked(const std::shared_ptr<LeaseRecord>& r, bool revoke);
   void keeper_loop();
   void renew(const std::shared_ptr<LeaseRecord>& r);
+  void check_revoked(const std::shared_ptr<LeaseRecord>& r);
 
   const MountConfig& config_;
   std::vector<std::string> keys_;  // config file index -> source_key()

@@ -335,6 +335,17 @@ sdk::Result<void> VaultClient::revoke_token(const sdk::SecureBuffer& token) {
   return {};
 }
 
+sdk::Result<bool> VaultClient::lease_alive(const std::string& lease_id,
+                                           const std::string& accessor) {
+  auto r = lease_id.empty() ? call("PUT", "auth/token/lookup-accessor", {{"accessor", accessor}})
+                            : call("PUT", "sys/leases/lookup", {{"lease_id", lease_id}});
+  if (!r) return sdk::error(r.error());
+  sdk::wipe(r->body.data(), r->body.size());
+  if (r->status == 200) return true;
+  if (r->status == 400 || r->status == 404) return false;
+  return sdk::error(code_for_http(r->status), "lease lookup answered " + std::to_string(r->status));
+}
+
 sdk::Result<int> VaultClient::post_access_events(const json& body) {
   auto r = call("POST", "sys/access-events", body);
   if (!r) return sdk::error(r.error());

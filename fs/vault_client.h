@@ -79,6 +79,11 @@ class VaultClient {
   sdk::Result<Renewed> renew_token(const sdk::SecureBuffer& token, std::chrono::seconds increment);
   sdk::Result<void> revoke_token(const sdk::SecureBuffer& token);
 
+  // Whether the server still knows a lease (sys/leases/lookup) or, for a token the
+  // mount created, its accessor (auth/token/lookup-accessor). Errors: the server could
+  // not say (unreachable, or another answer than 200/400/404).
+  sdk::Result<bool> lease_alive(const std::string& lease_id, const std::string& accessor);
+
   // POST sys/access-events. Returns the HTTP status (404/405: the server has no such
   // endpoint) or a transport error.
   sdk::Result<int> post_access_events(const nlohmann::json& body);

@@ -242,6 +242,28 @@ TEST_F(MountTest, ExpiredLeaseTakesItsContentAndTheNextOpenGeneratesAnew) {
   EXPECT_NE(second, first);
 }
 
+TEST_F(MountTest, LeaseRevokedOnTheServerTakesItsContent) {
+  mount(json::parse(R"([
+    {"path": "t", "secret": "auth/token/create", "method": "POST", "args": {"ttl": "1h"},
+     "field": "client_token"},
+    {"path": "a", "secret": "auth/token/create", "method": "POST", "args": {"ttl": "1h"},
+     "field": "accessor"}
+  ])"),
+        {{"revocation_check", "300ms"}});
+  std::string first = cat("t").out;
+  std::string accessor = cat("a").out;
+  ASSERT_TRUE(token_valid(first));
+  ASSERT_EQ(api_->call("POST", "auth/token/revoke-accessor", {{"accessor", accessor}}, root_)
+                    .status / 100,
+            2);
+  EXPECT_TRUE(eventually([&] { return xattr("t", "lease_id").empty(); }));
+  EXPECT_EQ(status_field("backend", "revoked_on_server"), "1");
+  std::string second = cat("t").out;
+  EXPECT_FALSE(second.empty());
+  EXPECT_NE(second, first);
+  EXPECT_TRUE(token_valid(second));
+}
+
 TEST_F(MountTest, LeaseInUseIsRenewed) {
   mount(json::parse(R"([
     {"path": "t", "secret": "auth/token/create", "method": "POST",
