@@ -1,9 +1,10 @@
 // `leasefs lease ...` and `leasefs audit ...` through the real binary: usage errors and
 // their exit codes without a server, `audit verify` on logs built with the audit
-// library's own chain code (whole, edited, dropped, swapped, torn, rotated), and the
-// lease and audit-device commands against a dev server started on port 0. As in
-// cli_server_test.cc, failure messages show exit codes and stderr only: stdout may hold
-// tokens and private keys.
+// library's own chain code (whole, edited, dropped, swapped, torn, rotated), the exact
+// requests the commands send (to a recording stand-in server), and the lease and
+// audit-device commands against a dev server started on port 0 (leases from a PKI role
+// with generate_lease=true). As in cli_server_test.cc, failure messages show exit codes
+// and stderr only: stdout may hold tokens and private keys.
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
@@ -671,6 +672,223 @@ TEST_F(LeaseAuditServerTest, LookupOfUnknownLeaseIsOneLineExitOne) {
   EXPECT_EXIT_CODE(r2, 1);
   EXPECT_TRUE(has(r2.err, "Code: 403")) << r2.err;
   EXPECT_EQ(r2.err.find("stranger-"), std::string::npos);
+}
+
+// Polls `done` every 20 ms until it holds or `deadline` passes; true when it held.
+template <typename Done>
+bool eventually(Done done, std::chrono::milliseconds deadline = std::chrono::seconds(5)) {
+  auto until = std::chrono::steady_clock::now() + deadline;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() >= until) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
+}
+
+// A PKI mount whose role "web" puts every issued certificate under a lease (as Vault's
+// generate_lease does); issue() returns the lease ID of a new certificate.
+class PkiLeaseTest : public LeaseAuditServerTest {
+ protected:
+  void SetUp() override {
+    LeaseAuditServerTest::SetUp();
+    if (HasFatalFailure()) return;
+    ASSERT_EXIT_CODE(leasefs({"secrets", "enable", "pki"}), 0);
+    ASSERT_EXIT_CODE(leasefs({"write", "-format=json", "pki/root/generate/internal",
+                              "common_name=example.com", "ttl=8760h"}),
+                     0);
+    ASSERT_EXIT_CODE(
+        leasefs({"write", "pki/roles/web", "allowed_domains=example.com", "allow_subdomains=true",
+                 "generate_lease=true", "ttl=10m", "max_ttl=1h"}),
+        0);
+  }
+
+  std::string issue(const std::string& name) {
+    auto r = leasefs({"write", "-format=json", "pki/issue/web", "common_name=" + name});
+    EXPECT_EXIT_CODE(r, 0);
+    json doc = parse(r.out);
+    std::string id = doc.is_object() ? doc.value("lease_id", "") : "";
+    EXPECT_TRUE(id.starts_with("pki/issue/web/")) << "no lease for " << name;
+    return id;
+  }
+
+  // Exit code of `lease list pki/issue/web` (2: no leases left).
+  int list_exit() { return leasefs({"lease", "list", "pki/issue/web"}).exit_code; }
+};
+
+TEST_F(PkiLeaseTest, LookupListRenewRevoke) {
+  const std::string id = issue("a.example.com");
+  ASSERT_FALSE(id.empty());
+  const std::string suffix = id.substr(std::string("pki/issue/web/").size());
+
+  auto table = leasefs({"lease", "lookup", id});
+  ASSERT_EXIT_CODE(table, 0);
+  EXPECT_TRUE(has(table.out, "^Key +Value\n--- +-----\n")) << table.out;
+  EXPECT_TRUE(has(table.out, "\nid +" + id + "\n")) << table.out;
+  EXPECT_TRUE(has(table.out, "\nrenewable +false\n")) << table.out;
+  EXPECT_TRUE(has(table.out, "\nttl +([0-9]+m)?([0-9]+s)?\n")) << table.out;  // 9m59s
+  EXPECT_TRUE(has(table.out, "\nissue_time +20[0-9-]+T")) << table.out;
+  EXPECT_TRUE(has(table.out, "\nexpire_time +20[0-9-]+T")) << table.out;
+
+  auto js = leasefs({"lease", "lookup", "-format=json", id});
+  ASSERT_EXIT_CODE(js, 0);
+  json data = parse(js.out)["data"];
+  EXPECT_EQ(data["id"], id);
+  EXPECT_EQ(data["renewable"], false);
+  ASSERT_TRUE(data["ttl"].is_number_integer()) << js.out;
+  EXPECT_GT(data["ttl"].get<int>(), 500);
+  EXPECT_LE(data["ttl"].get<int>(), 600);
+  EXPECT_EQ(leasefs({"lease", "lookup", "-field=id", id}).out, id);
+
+  // As in Vault, PKI leases are not renewable: one line naming the lease, exit 1.
+  auto renew = leasefs({"lease", "renew", "-increment=30m", id});
+  EXPECT_EXIT_CODE(renew, 1);
+  EXPECT_TRUE(one_line_error(renew)) << renew.err;
+  EXPECT_TRUE(has(renew.err, "^leasefs: Error renewing " + id + ": Code: 400\\. .*renew"))
+      << renew.err;
+
+  auto list = leasefs({"lease", "list", "pki/issue/web"});
+  ASSERT_EXIT_CODE(list, 0);
+  EXPECT_EQ(list.out, "Keys\n----\n" + suffix + "\n");
+  EXPECT_EQ(parse(leasefs({"lease", "list", "-format=json", "pki/issue/web/"}).out),
+            json::array({suffix}));
+  EXPECT_EQ(leasefs({"lease", "list", "pki/"}).out, "Keys\n----\nissue/\n");
+
+  auto revoke = leasefs({"lease", "revoke", "-sync", id});
+  ASSERT_EXIT_CODE(revoke, 0);
+  EXPECT_EQ(revoke.out, "Success! Revoked lease: " + id + "\n");
+  auto gone = leasefs({"lease", "lookup", id});
+  EXPECT_EXIT_CODE(gone, 1);
+  EXPECT_TRUE(one_line_error(gone)) << gone.err;
+  EXPECT_TRUE(has(gone.err, "^leasefs: error looking up lease id " + id + ": Code: 400\\."))
+      << gone.err;
+  // Revoking what is already gone succeeds, as in Vault; without -sync it is queued.
+  auto again = leasefs({"lease", "revoke", id});
+  ASSERT_EXIT_CODE(again, 0);
+  EXPECT_EQ(again.out, "All revocation operations queued successfully!\n");
+
+  auto none = leasefs({"lease", "list", "pki/issue/web"});
+  EXPECT_EXIT_CODE(none, 2);
+  EXPECT_EQ(none.err, "leasefs: No leases found\n");
+  auto none_json = leasefs({"lease", "list", "-format=json", "pki/issue/web"});
+  EXPECT_EXIT_CODE(none_json, 2);
+  EXPECT_EQ(parse(none_json.out), json::object());
+}
+
+TEST_F(PkiLeaseTest, RevokePrefixSyncAsyncAndForce) {
+  for (const char* name : {"b1.example.com", "b2.example.com", "b3.example.com"}) issue(name);
+  auto list = leasefs({"lease", "list", "-format=json", "pki/issue/web"});
+  ASSERT_EXIT_CODE(list, 0);
+  EXPECT_EQ(parse(list.out).size(), 3u);
+
+  auto sync = leasefs({"lease", "revoke", "-prefix", "-sync", "pki/issue/web"});
+  ASSERT_EXIT_CODE(sync, 0);
+  EXPECT_EQ(sync.out, "Success! Revoked any leases with prefix: pki/issue/web\n");
+  EXPECT_EQ(list_exit(), 2);
+
+  issue("c1.example.com");
+  issue("c2.example.com");
+  auto queued = leasefs({"lease", "revoke", "-prefix", "pki/issue/web/"});
+  ASSERT_EXIT_CODE(queued, 0);
+  EXPECT_EQ(queued.out, "All revocation operations queued successfully!\n");
+  EXPECT_TRUE(eventually([this] { return list_exit() == 2; })) << "leases left after 5 s";
+
+  issue("d1.example.com");
+  auto force = leasefs({"lease", "revoke", "-force", "-prefix", "pki/issue"});
+  ASSERT_EXIT_CODE(force, 0);
+  EXPECT_EQ(force.out, "Success! Force revoked any leases with prefix: pki/issue\n");
+  EXPECT_TRUE(has(force.err, "^leasefs: Warning! Force-removing leases")) << force.err;
+  EXPECT_EQ(list_exit(), 2);
+
+  // JSON format: nothing on stdout, as for the other commands without an answer.
+  std::string id = issue("e1.example.com");
+  auto quiet = leasefs({"lease", "revoke", "-sync", "-format=json", id});
+  ASSERT_EXIT_CODE(quiet, 0);
+  EXPECT_EQ(quiet.out, "");
+  EXPECT_EQ(list_exit(), 2);
+}
+
+TEST_F(LeaseAuditServerTest, AuditDevicesEnableListVerifyDisable) {
+  auto empty = leasefs({"audit", "list"});
+  EXPECT_EXIT_CODE(empty, 2);
+  EXPECT_EQ(empty.out, "No audit devices are enabled.\n");  // on stdout, as Vault
+  auto empty_json = leasefs({"audit", "list", "-format=json"});
+  ASSERT_EXIT_CODE(empty_json, 0);
+  EXPECT_EQ(parse(empty_json.out), json::object());
+
+  const std::string log = dir_ / "audit.log";
+  const std::string second = dir_ / "second.log";
+  auto enable = leasefs({"audit", "enable", "file", "file_path=" + log});
+  ASSERT_EXIT_CODE(enable, 0);
+  EXPECT_EQ(enable.out, "Success! Enabled the file audit device at: file/\n");
+  auto enable2 = leasefs({"audit", "enable", "-path=second", "-description=Second log", "file",
+                          "file_path=" + second, "prefix=LF", "hmac_accessor=false"});
+  ASSERT_EXIT_CODE(enable2, 0);
+  EXPECT_EQ(enable2.out, "Success! Enabled the file audit device at: second/\n");
+  auto taken = leasefs({"audit", "enable", "file", "file_path=" + second});
+  EXPECT_EXIT_CODE(taken, 1);
+  EXPECT_TRUE(one_line_error(taken)) << taken.err;
+  EXPECT_TRUE(has(taken.err, "^leasefs: Error enabling audit device: Code: 400\\.")) << taken.err;
+  auto repeated = leasefs({"audit", "enable", "-path=x", "file", "file_path=/a", "file_path=/b"});
+  EXPECT_EXIT_CODE(repeated, 1);
+  EXPECT_EQ(repeated.err,
+            "leasefs: Failed to parse K=V data: option file_path must be a single value, not a "
+            "list or object\n");
+
+  auto list = leasefs({"audit", "list"});
+  ASSERT_EXIT_CODE(list, 0);
+  EXPECT_EQ(list.out,
+            "Path       Type    Description\n"
+            "----       ----    -----------\n"
+            "file/      file    n/a\n"
+            "second/    file    Second log\n");
+  auto detailed = leasefs({"audit", "list", "-detailed"});
+  ASSERT_EXIT_CODE(detailed, 0);
+  EXPECT_TRUE(has(detailed.out, "^Path +Type +Description +Replication +Options\n"))
+      << detailed.out;
+  EXPECT_TRUE(has(detailed.out, "\nsecond/ +file +Second log +replicated +file_path=" + second +
+                                    " hmac_accessor=false prefix=LF\n"))
+      << detailed.out;
+  json devices = parse(leasefs({"audit", "list", "-format=json"}).out);
+  EXPECT_EQ(devices["file/"]["type"], "file");
+  EXPECT_EQ(devices["file/"]["options"]["file_path"], log);
+  EXPECT_EQ(devices["second/"]["description"], "Second log");
+  EXPECT_EQ(devices["second/"]["local"], false);
+
+  const std::string secret_value = "pw-" + random_hex(12);
+  ASSERT_EXIT_CODE(leasefs({"kv", "put", "secret/app", "password=" + secret_value}), 0);
+  ASSERT_EXIT_CODE(leasefs({"kv", "get", "secret/app"}), 0);
+
+  for (const std::string& file : {log, second}) {
+    auto verify = leasefs({"audit", "verify", "-format=json", file});
+    ASSERT_EXIT_CODE(verify, 0);
+    json doc = parse(verify.out);
+    EXPECT_GE(doc.value("entries", 0), 4) << file;
+    EXPECT_EQ(doc["starts_at_genesis"], true) << file;
+    const std::string text = read_file(file);
+    EXPECT_EQ(text.find(secret_value), std::string::npos) << "secret in clear in " << file;
+    EXPECT_EQ(text.find(root_), std::string::npos) << "token in clear in " << file;
+  }
+
+  // A copy of the server's log with one byte of one entry changed.
+  std::string text = read_file(log);
+  auto second_line = text.find('\n') + 1;
+  auto at = text.find("secret/data/app", second_line);
+  ASSERT_NE(at, std::string::npos);
+  text[at + 14] = 'q';
+  const std::string edited = dir_ / "edited.log";
+  write_file(edited, text);
+  auto bad = leasefs({"audit", "verify", edited});
+  EXPECT_EXIT_CODE(bad, 1);
+  EXPECT_TRUE(one_line_error(bad)) << bad.err;
+  EXPECT_TRUE(has(bad.err, "edited\\.log: line [0-9]+: altered")) << bad.err;
+
+  auto disable = leasefs({"audit", "disable", "second"});
+  ASSERT_EXIT_CODE(disable, 0);
+  EXPECT_EQ(disable.out, "Success! Disabled audit device (if it was enabled) at: second/\n");
+  EXPECT_EXIT_CODE(leasefs({"audit", "disable", "second/"}), 0);  // already gone: still 0
+  ASSERT_EXIT_CODE(leasefs({"audit", "disable", "file"}), 0);
+  EXPECT_EXIT_CODE(leasefs({"audit", "list"}), 2);
+  EXPECT_EXIT_CODE(leasefs({"audit", "verify", log, "-format=json"}), 0);
 }
 
 }  // namespace
