@@ -488,6 +488,23 @@ TEST_F(MountTest, AppRoleLogin) {
   EXPECT_NE(refused.err.find("Permission denied"), std::string::npos) << refused.err;
 }
 
+TEST_F(MountTest, SigtermWhileAnOpenWaitsOnAHungServerStillExitsCleanly) {
+  mount(json::parse(R"([{"path": "u", "secret": "secret/data/other", "field": "v"}])"));
+  ASSERT_EQ(::kill(server_->pid(), SIGSTOP), 0);
+  ProcessResult blocked;
+  std::thread reader([&] { blocked = cat("u"); });
+  std::this_thread::sleep_for(300ms);  // let the open reach the daemon
+  auto exit = mount_->stop();
+  reader.join();
+  ::kill(server_->pid(), SIGCONT);
+  EXPECT_FALSE(exit.timed_out) << mount_->log();
+  EXPECT_EQ(exit.exit_code, 0) << mount_->log();
+  EXPECT_FALSE(is_leasefs_mount(mount_->mountpoint()));
+  EXPECT_FALSE(blocked.timed_out);
+  EXPECT_NE(blocked.exit_code, 0);
+  mount_.reset();
+}
+
 TEST_F(MountTest, ConfigErrorsStopBeforeMounting) {
   json bad = config(json::parse(R"([{"path": "../x", "secret": "secret/data/app", "field": "a"}])"));
   auto m = MountProcess::start(bad, dir_.path(), 10s);
