@@ -2,6 +2,9 @@
 // the fail-closed rule (see broker.h).
 #include "backend/audit/broker.h"
 
+#include <sys/stat.h>
+#include <sys/statfs.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <system_error>
@@ -32,9 +35,35 @@ struct Broker::Device {
 
 namespace {
 
+// Whether writes to this file device cannot block for long, so a request thread may do
+// them itself: a regular file (or one still to be created) on a local filesystem. A
+// FIFO, a device or a network filesystem (NFS, SMB, Ceph, FUSE...) can hang a write,
+// so those stay with the writer thread and its timeout.
+bool writes_are_local(const DeviceConfig& config) {
+  if (config.sink != SinkKind::kFile || config.fsync == FsyncPolicy::kAlways) return false;
+  struct stat st {};
+  if (::stat(config.file_path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) return false;
+  const std::string dir = std::filesystem::path(config.file_path).parent_path().string();
+  struct statfs fs {};
+  if (::statfs(dir.empty() ? "/" : dir.c_str(), &fs) != 0) return false;
+  switch (static_cast<unsigned long>(fs.f_type)) {
+    case 0x6969UL:      // NFS
+    case 0x517BUL:      // SMB
+    case 0xFF534D42UL:  // CIFS
+    case 0xFE534D42UL:  // SMB2
+    case 0x00C36400UL:  // Ceph
+    case 0x65735546UL:  // FUSE
+    case 0x47504653UL:  // GPFS (and any other remote filesystem we know of)
+      return false;
+    default:
+      return true;
+  }
+}
+
 WriterOptions writer_options(const std::string& path, const DeviceConfig& config,
                              std::string chain_head) {
   WriterOptions options;
+  options.direct_writes = writes_are_local(config);
   options.name = path;
   options.timeout = config.write_timeout;
   options.fsync = config.fsync;

@@ -80,9 +80,12 @@ struct DeviceWriter::State {
   std::uint64_t reopen_requested = 0;  // mu
   std::uint64_t reopen_done = 0;       // mu
   sdk::Status reopen_status;           // mu
-  std::string head;                    // mu; only the writer thread changes it
+  std::string head;                    // mu; changed only by whoever holds `writing`
+  // Someone (the writer thread, or a submitting thread with direct_writes) is using the
+  // sink. The fields below belong to whoever set it.
+  bool writing = false;                // mu
 
-  // Writer thread only.
+  // Owned by whoever holds `writing` (the writer thread before its loop).
   bool opened = false;
   bool failing = false;
   bool dirty = false;
@@ -160,7 +163,9 @@ struct DeviceWriter::State {
     last_sync = steady_clock::now();
   }
 
-  void write_batch(std::vector<Item>& batch) {
+  // `may_sync`: false when a submitting thread writes (the writer thread does the
+  // interval fdatasync, so a request never waits for one).
+  void write_batch(std::vector<Item>& batch, bool may_sync = true) {
     const SteadyTime now = steady_clock::now();
     std::vector<Item*> live;
     live.reserve(batch.size());
@@ -218,7 +223,7 @@ struct DeviceWriter::State {
       set_failing(status);
     }
     for (Item* item : live) item->done->report(options.name, status);
-    if (dirty && options.fsync == FsyncPolicy::kInterval &&
+    if (may_sync && dirty && options.fsync == FsyncPolicy::kInterval &&
         steady_clock::now() - last_sync >= kSyncInterval) {
       sync_now();
     }
@@ -282,8 +287,15 @@ void DeviceWriter::run(std::shared_ptr<State> state) {
   std::unique_lock lock(s.mu);
   while (true) {
     s.work_cv.wait_for(lock, kIdleWake, [&] {
-      return s.stopping || !s.queue.empty() || s.reopen_requested != s.reopen_done;
+      return !s.writing &&
+             (s.stopping || !s.queue.empty() || s.reopen_requested != s.reopen_done);
     });
+    if (s.writing) continue;  // a submitting thread is writing; it notifies when done
+    s.writing = true;
+    struct Release {
+      State& state;
+      ~Release() { state.writing = false; }  // runs with mu held (see below)
+    } release{s};
     if (s.reopen_requested != s.reopen_done) {
       const std::uint64_t target = s.reopen_requested;
       lock.unlock();
@@ -322,6 +334,7 @@ void DeviceWriter::run(std::shared_ptr<State> state) {
     batch.clear();
     lock.lock();
   }
+  s.writing = true;  // for good: no submitter may write after stopping
   lock.unlock();
   if (s.opened) {
     if (s.dirty) s.sync_now();
@@ -350,13 +363,34 @@ sdk::Result<void> DeviceWriter::submit(std::vector<std::string> bodies, SteadyTi
         (!s.queue.empty() && s.queued_bytes + bytes > s.options.max_queue_bytes)) {
       return sdk::error(Code::kResourceExhausted, "its queue is full");
     }
-    s.queue.push_back(State::Item{.bodies = std::move(bodies),
-                                  .bytes = bytes,
-                                  .deadline = deadline,
-                                  .done = std::move(done)});
-    s.queued_bytes += bytes;
+    const bool direct = s.options.direct_writes && !s.writing && s.queue.empty() &&
+                        s.open_attempted && s.reopen_requested == s.reopen_done;
+    if (!direct) {
+      s.queue.push_back(State::Item{.bodies = std::move(bodies),
+                                    .bytes = bytes,
+                                    .deadline = deadline,
+                                    .done = std::move(done)});
+      s.queued_bytes += bytes;
+    } else {
+      s.writing = true;
+    }
+    if (!direct) {
+      s.work_cv.notify_one();
+      return {};
+    }
   }
-  s.work_cv.notify_one();
+  // This thread writes the entry (and reports it) itself, as the writer thread would.
+  std::vector<State::Item> batch;
+  batch.push_back(State::Item{.bodies = std::move(bodies),
+                              .bytes = bytes,
+                              .deadline = deadline,
+                              .done = std::move(done)});
+  s.write_batch(batch, /*may_sync=*/false);
+  {
+    std::lock_guard lock(s.mu);
+    s.writing = false;
+  }
+  s.work_cv.notify_one();  // entries queued meanwhile, a reopen or a stop may be waiting
   return {};
 }
 

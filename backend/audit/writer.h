@@ -58,6 +58,11 @@ struct WriterOptions {
   std::string chain_head{};  // used when the sink holds no entries yet ("" = genesis)
   std::size_t max_queue_entries = 4096;
   std::size_t max_queue_bytes = 64u << 20;
+  // Let a submitting thread write its entry itself when nothing else is being written
+  // or queued (one write(2) instead of two thread hand-offs per entry). Only for sinks
+  // whose writes cannot block for long: regular files on local filesystems (the broker
+  // decides). Entries that arrive while a write is in progress still go to the thread.
+  bool direct_writes = false;
 };
 
 class DeviceWriter {
