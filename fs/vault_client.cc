@@ -242,9 +242,16 @@ void VaultClient::token_loop() {
     cv_.wait_until(lock, wake, [this] { return stopping_ || reauth_needed_; });
     if (stopping_) return;
     if (reauth_needed_) {
+      // A 403 may be a policy's answer, not a dead token: only a token that fails
+      // lookup-self is replaced, and at most one check a second.
       reauth_needed_ = false;
-      need_auth = true;
       lock.unlock();
+      auto self = call_json("GET", "auth/token/lookup-self", nullptr);
+      if (!self && self.error().code() == sdk::Code::kPermissionDenied) need_auth = true;
+      std::unique_lock pause(mu_);
+      cv_.wait_for(pause, seconds(1), [this] { return stopping_; });
+      if (stopping_) return;
+      reauth_needed_ = false;
       continue;
     }
     if (steady_clock::now() < wake || !token_renewable_) continue;

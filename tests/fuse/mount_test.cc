@@ -460,6 +460,24 @@ TEST_F(MountTest, RenewsItsOwnShortLivedToken) {
   EXPECT_TRUE(token_valid(short_token));
 }
 
+TEST_F(MountTest, RereadsARotatedTokenFileWhenTheOldTokenDies) {
+  auto make_token = [&] {
+    auto created = api_->call("POST", "auth/token/create", {{"policies", {"root"}}}, root_);
+    return created.json["auth"]["client_token"].get<std::string>();
+  };
+  std::string old_token = make_token();
+  std::ofstream(token_file_, std::ios::trunc) << old_token << "\n";
+  mount(json::parse(R"([
+    {"path": "a", "secret": "secret/data/app", "field": "api_key", "share": "per-open"}
+  ])"));
+  ASSERT_EQ(cat("a").out, "k-123");
+  ASSERT_EQ(api_->call("POST", "auth/token/revoke", {{"token", old_token}}, root_).status / 100, 2);
+  std::ofstream(token_file_, std::ios::trunc) << make_token() << "\n";
+  // The first open after the revocation is refused; the daemon then notices its token
+  // is dead, re-reads the file, and opens work again.
+  EXPECT_TRUE(eventually([&] { return cat("a").out == "k-123"; })) << mount_->log();
+}
+
 TEST_F(MountTest, AppRoleLogin) {
   ASSERT_EQ(api_->call("POST", "sys/auth/approle", {{"type", "approle"}}, root_).status / 100, 2);
   ASSERT_EQ(api_->call("POST", "sys/policies/acl/app",
