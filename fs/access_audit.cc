@@ -31,16 +31,92 @@ void AccessAuditor::start() {
   thread_ = std::thread([this] { loop(); });
 }
 
-json AccessAuditor::to_json(const AccessEvent& e) const {
-  json j = {{"time", sdk::rfc3339(e.time)}, {"host", host_},     {"mount", mount_},
-            {"file", e.file},               {"path", e.path},    {"lease_id", e.lease_id},
-            {"exe", e.exe},                 {"cgroup", e.cgroup}, {"result", e.result}};
-  // Unknown ids are left out rather than sent as -1.
-  if (e.pid >= 0) j["pid"] = e.pid;
-  if (e.uid >= 0) j["uid"] = e.uid;
-  if (e.gid >= 0) j["gid"] = e.gid;
-  if (!e.error.empty()) j["error"] = e.error;
-  return j;
+namespace {
+
+// Whether `s` is UTF-8 the server's JSON parser will take (others are written with
+// U+FFFD through nlohmann's replace mode).
+bool valid_utf8(std::string_view s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    auto c = static_cast<unsigned char>(s[i]);
+    std::size_t n = 0;
+    if (c < 0x80) {
+      n = 0;
+    } else if (c >= 0xC2 && c <= 0xDF) {
+      n = 1;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      n = 2;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      n = 3;
+    } else {
+      return false;
+    }
+    if (i + n >= s.size() && n > 0) return false;
+    for (std::size_t k = 1; k <= n; ++k) {
+      if ((static_cast<unsigned char>(s[i + k]) >> 6) != 0x2) return false;
+    }
+    i += n + 1;
+  }
+  return true;
+}
+
+// Appends "key":"value" with JSON escaping (one event line is built without a JSON
+// object tree: this runs for every open).
+void add_string(std::string& out, std::string_view key, std::string_view value) {
+  if (out.size() > 1) out += ',';
+  out += '"';
+  out += key;
+  out += "\":";
+  if (!valid_utf8(value)) {
+    out += json(std::string(value)).dump(-1, ' ', false, json::error_handler_t::replace);
+    return;
+  }
+  out += '"';
+  for (char ch : value) {
+    auto c = static_cast<unsigned char>(ch);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += ch;
+    } else if (c < 0x20) {
+      static constexpr char kHex[] = "0123456789abcdef";
+      out += "\\u00";
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    } else {
+      out += ch;
+    }
+  }
+  out += '"';
+}
+
+void add_integer(std::string& out, std::string_view key, std::int64_t value) {
+  if (value < 0) return;  // unknown ids are left out rather than sent as -1
+  out += ",\"";
+  out += key;
+  out += "\":";
+  out += std::to_string(value);
+}
+
+}  // namespace
+
+std::string AccessAuditor::to_line(const AccessEvent& e) const {
+  std::string out = "{";
+  out.reserve(512);
+  add_string(out, "time", sdk::rfc3339(e.time));
+  add_string(out, "host", host_);
+  add_string(out, "mount", mount_);
+  add_string(out, "file", e.file);
+  add_string(out, "path", e.path);
+  add_string(out, "lease_id", e.lease_id);
+  add_string(out, "exe", e.exe);
+  add_string(out, "cgroup", e.cgroup);
+  add_string(out, "result", e.result);
+  if (!e.error.empty()) add_string(out, "error", e.error);
+  add_integer(out, "pid", e.pid);
+  add_integer(out, "uid", e.uid);
+  add_integer(out, "gid", e.gid);
+  out += '}';
+  return out;
 }
 
 void AccessAuditor::record(const AccessEvent& event) {
@@ -51,9 +127,13 @@ void AccessAuditor::record(const AccessEvent& event) {
   if (queue_.size() >= kBatch) cv_.notify_all();
 }
 
-bool AccessAuditor::post(const std::deque<json>& events) {
-  json body = {{"events", json::array()}};
-  for (const auto& e : events) body["events"].push_back(e);
+bool AccessAuditor::post(const std::deque<std::string>& events) {
+  std::string body = "{\"events\":[";
+  for (const auto& e : events) {
+    if (body.size() > 11) body += ',';
+    body += e;
+  }
+  body += "]}";
   auto status = client_.post_access_events(body);
   if (!status) return false;
   if (*status == 404 || *status == 405) {
@@ -77,7 +157,7 @@ bool AccessAuditor::post(const std::deque<json>& events) {
     sdk::log_error(kLog, "sys/access-events refused " + std::to_string(events.size()) +
                              " events as malformed; they are kept in " + rejected);
     std::string text;
-    for (const auto& e : events) text += e.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+    for (const auto& e : events) text += e + "\n";
     int fd = ::open(rejected.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (fd >= 0) {
       [[maybe_unused]] auto n = ::write(fd, text.data(), text.size());
@@ -90,7 +170,7 @@ bool AccessAuditor::post(const std::deque<json>& events) {
   return false;
 }
 
-void AccessAuditor::spool(const std::deque<json>& events) {
+void AccessAuditor::spool(const std::deque<std::string>& events) {
   if (events.empty()) return;
   std::error_code ec;
   auto dir = std::filesystem::path(spool_file_).parent_path();
@@ -102,7 +182,7 @@ void AccessAuditor::spool(const std::deque<json>& events) {
     return;
   }
   std::string text;
-  for (const auto& e : events) text += e.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+  for (const auto& e : events) text += e + "\n";
   std::size_t off = 0;
   while (off < text.size()) {
     ssize_t n = ::write(fd, text.data() + off, text.size() - off);
@@ -118,11 +198,10 @@ void AccessAuditor::spool(const std::deque<json>& events) {
 bool AccessAuditor::drain_spool() {
   std::ifstream in(spool_file_);
   if (!in) return true;
-  std::deque<json> all;
+  std::deque<std::string> all;
   std::string line;
   while (std::getline(in, line)) {
-    json j = json::parse(line, nullptr, false);
-    if (!j.is_discarded()) all.push_back(std::move(j));
+    if (!line.empty()) all.push_back(std::move(line));
   }
   in.close();
   if (all.empty()) {
@@ -130,7 +209,7 @@ bool AccessAuditor::drain_spool() {
     return true;
   }
   while (!all.empty()) {
-    std::deque<json> batch;
+    std::deque<std::string> batch;
     while (!all.empty() && batch.size() < kBatch) {
       batch.push_back(std::move(all.front()));
       all.pop_front();
@@ -141,7 +220,7 @@ bool AccessAuditor::drain_spool() {
       std::string tmp = spool_file_ + ".tmp";
       {
         std::ofstream out(tmp, std::ios::trunc);
-        for (const auto& e : all) out << e.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
+        for (const auto& e : all) out << e << "\n";
       }
       ::chmod(tmp.c_str(), 0600);
       std::rename(tmp.c_str(), spool_file_.c_str());
@@ -167,8 +246,8 @@ void AccessAuditor::loop() {
     }
     counters_.pending = queue_.size();
     lock.unlock();
-    std::deque<json> batch;
-    for (const auto& e : taken) batch.push_back(to_json(e));
+    std::deque<std::string> batch;
+    for (const auto& e : taken) batch.push_back(to_line(e));
     bool ok = false;
     if (backing_off) {
       spool(batch);
@@ -194,8 +273,8 @@ void AccessAuditor::loop() {
       left.swap(queue_);
       counters_.pending = 0;
       lock.unlock();
-      std::deque<json> rest;
-      for (const auto& e : left) rest.push_back(to_json(e));
+      std::deque<std::string> rest;
+      for (const auto& e : left) rest.push_back(to_line(e));
       spool(rest);
       return;
     }

@@ -53,13 +53,14 @@ class AccessAuditor {
   Counters counters() const;
 
  private:
-  nlohmann::json to_json(const AccessEvent& e) const;
+  // One event as a line of JSON (the spool's format and an element of a batch).
+  std::string to_line(const AccessEvent& e) const;
   void loop();
   // Sends the spool file's events; true when it is empty afterwards.
   bool drain_spool();
-  void spool(const std::deque<nlohmann::json>& events);
+  void spool(const std::deque<std::string>& events);
   // Posts `events`; true when the server took them.
-  bool post(const std::deque<nlohmann::json>& events);
+  bool post(const std::deque<std::string>& events);
 
   VaultClient& client_;
   std::string spool_file_;

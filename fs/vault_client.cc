@@ -353,9 +353,18 @@ sdk::Result<bool> VaultClient::lease_alive(const std::string& lease_id,
   return sdk::error(code_for_http(r->status), "lease lookup answered " + std::to_string(r->status));
 }
 
-sdk::Result<int> VaultClient::post_access_events(const json& body) {
-  auto r = call("POST", "sys/access-events", body);
-  if (!r) return sdk::error(r.error());
+sdk::Result<int> VaultClient::post_access_events(std::string_view body) {
+  // Access events carry no secrets: sent as they are, without the wiping call() does.
+  std::string tok = token();
+  auto r = client_->request("POST", "/v1/sys/access-events", body, tok, {});
+  sdk::wipe(tok.data(), tok.size());
+  if (!r) {
+    reachable_ = false;
+    std::lock_guard lock(error_mu_);
+    last_error_ = r.error().message();
+    return sdk::error(r.error());
+  }
+  reachable_ = true;
   return r->status;
 }
 

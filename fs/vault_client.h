@@ -86,7 +86,7 @@ class VaultClient {
 
   // POST sys/access-events. Returns the HTTP status (404/405: the server has no such
   // endpoint) or a transport error.
-  sdk::Result<int> post_access_events(const nlohmann::json& body);
+  sdk::Result<int> post_access_events(std::string_view body);
 
   ClientHealth health() const;
   std::chrono::milliseconds timeout() const { return timeout_; }

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <signal.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include <fstream>
@@ -401,6 +402,13 @@ TEST_F(MountTest, ServerOutageServesCachedFilesAndFailsOthersThenRecovers) {
   // Back again: the next open works without any restart.
   EXPECT_TRUE(eventually([&] { return cat("uncached").out == "back"; }));
   EXPECT_EQ(status_field("server", "reachable"), "true");
+  // Events of the outage reach the server afterwards (at least once) and the spool empties.
+  EXPECT_TRUE(eventually([&] {
+    json s = json::parse(slurp(mount_->path(".leasefs/status")), nullptr, false);
+    return !s.is_discarded() &&
+           s["access_events"]["sent"].get<int>() >= s["access_events"]["recorded"].get<int>() &&
+           ::access((dir_ / "spool.jsonl").c_str(), F_OK) != 0;
+  })) << slurp(mount_->path(".leasefs/status"));
 }
 
 TEST_F(MountTest, ServerGoneFailsUncachedOpensWithEio) {
@@ -415,6 +423,18 @@ TEST_F(MountTest, ServerGoneFailsUncachedOpensWithEio) {
   EXPECT_FALSE(failed.timed_out);
   EXPECT_NE(failed.err.find("Input/output error"), std::string::npos) << failed.err;
   EXPECT_EQ(status_field("server", "reachable"), "false");
+  // The events of the outage wait in the spool file, the failed open among them.
+  std::string spool = dir_ / "spool.jsonl";
+  ASSERT_TRUE(eventually([&] {
+    return slurp(spool).find("\"result\":\"error\"") != std::string::npos;
+  })) << slurp(spool);
+  std::istringstream lines(slurp(spool));
+  for (std::string line; std::getline(lines, line);) {
+    json e = json::parse(line, nullptr, false);
+    ASSERT_FALSE(e.is_discarded()) << line;
+    EXPECT_EQ(e["mount"], mount_->mountpoint());
+    EXPECT_EQ(e["exe"], "/usr/bin/cat");
+  }
 }
 
 TEST_F(MountTest, ContainerViewThroughABindMountInAnotherNamespace) {
