@@ -50,7 +50,8 @@ ProcessResult run(const std::vector<std::string>& argv, std::chrono::millisecond
 }
 
 std::expected<std::unique_ptr<MountProcess>, std::string> MountProcess::start(
-    const nlohmann::json& config, const std::string& dir, std::chrono::milliseconds timeout) {
+    const nlohmann::json& config, const std::string& dir, std::chrono::milliseconds timeout,
+    const std::vector<std::string>& env) {
   std::unique_ptr<MountProcess> m(new MountProcess());
   m->mountpoint_ = dir + "/mnt";
   m->log_file_ = dir + "/mount.log";
@@ -74,6 +75,7 @@ std::expected<std::unique_ptr<MountProcess>, std::string> MountProcess::start(
     }
     int null = ::open("/dev/null", O_RDONLY);
     if (null >= 0) ::dup2(null, 0);
+    for (const auto& kv : env) ::putenv(const_cast<char*>(kv.c_str()));
     ::execl(binary.c_str(), binary.c_str(), "mount", m->mountpoint_.c_str(), "--config",
             config_file.c_str(), "--foreground", static_cast<char*>(nullptr));
     ::_exit(127);

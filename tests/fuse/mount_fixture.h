@@ -36,7 +36,8 @@ class MountProcess {
   // `dir` holds the config file, the log and the mountpoint "mnt".
   static std::expected<std::unique_ptr<MountProcess>, std::string> start(
       const nlohmann::json& config, const std::string& dir,
-      std::chrono::milliseconds timeout = std::chrono::seconds(15));
+      std::chrono::milliseconds timeout = std::chrono::seconds(15),
+      const std::vector<std::string>& env = {});  // "K=V" added to the daemon's environment
   ~MountProcess();
 
   const std::string& mountpoint() const { return mountpoint_; }

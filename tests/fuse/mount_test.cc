@@ -5,8 +5,12 @@
 
 #include <signal.h>
 #include <unistd.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 
+#include <cstdio>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -541,6 +545,29 @@ TEST_F(MountTest, SigtermWhileAnOpenWaitsOnAHungServerStillExitsCleanly) {
   EXPECT_FALSE(blocked.timed_out);
   EXPECT_NE(blocked.exit_code, 0);
   mount_.reset();
+}
+
+TEST_F(MountTest, TellsSystemdItIsReadyOnceMounted) {
+  std::string socket_path = dir_ / "notify.sock";
+  int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", socket_path.c_str());
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  auto m = MountProcess::start(
+      config(json::parse(R"([{"path": "k", "secret": "secret/data/app", "field": "api_key"}])")),
+      dir_.path(), 15s, {"NOTIFY_SOCKET=" + socket_path});
+  ASSERT_TRUE(m) << m.error();
+  mount_ = std::move(*m);
+  pollfd p{.fd = fd, .events = POLLIN, .revents = 0};
+  ASSERT_EQ(::poll(&p, 1, 10'000), 1) << "no sd_notify message";
+  char buf[512] = {};
+  ssize_t n = ::recv(fd, buf, sizeof buf - 1, 0);
+  ::close(fd);
+  ASSERT_GT(n, 0);
+  EXPECT_NE(std::string(buf).find("READY=1"), std::string::npos) << buf;
+  EXPECT_EQ(cat("k").out, "k-123");
 }
 
 TEST_F(MountTest, ConfigErrorsStopBeforeMounting) {
