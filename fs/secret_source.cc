@@ -120,6 +120,11 @@ sdk::Result<std::shared_ptr<LeaseRecord>> SecretSource::fetch_record(std::size_t
   bool has_lease = !r->lease_id.empty() || !r->auth_token.empty();
   r->ttl = fetched->ttl;
   if (r->ttl.count() <= 0) r->ttl = config_.mount.static_ttl;
+  // A static secret that lacks a field some file wants is asked again soon: the field
+  // may be added any moment, and nothing is lost by refetching it.
+  if (!has_lease && !r->render_errors.empty()) {
+    r->ttl = std::min<std::chrono::seconds>(r->ttl, std::chrono::seconds(5));
+  }
   r->renewable = fetched->renewable && has_lease;
   auto now = clock_.steady_now();
   r->issued = now;

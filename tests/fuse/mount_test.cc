@@ -171,6 +171,17 @@ TEST_F(MountTest, CertificateAndKeyComeFromOneLease) {
   EXPECT_EQ(xattr("tls/cert.pem", "lease_id"), xattr("tls/key.pem", "lease_id"));
 }
 
+TEST_F(MountTest, MissingFieldIsEioUntilTheSecretHasIt) {
+  mount(json::parse(R"([{"path": "later", "secret": "secret/data/app", "field": "added_later"}])"));
+  auto missing = cat("later");
+  EXPECT_NE(missing.err.find("Input/output error"), std::string::npos) << missing.err;
+  EXPECT_EQ(mount_->log().find("k-123"), std::string::npos);  // no secret values in the log
+  ASSERT_EQ(api_->call("POST", "secret/data/app", {{"data", {{"added_later", "now"}}}}, root_)
+                .status,
+            200);
+  EXPECT_TRUE(eventually([&] { return cat("later").out == "now"; }));
+}
+
 TEST_F(MountTest, ListingAndStatNeverTalkToTheServer) {
   mount(json::parse(R"([
     {"path": "app/api_key", "secret": "secret/data/app", "field": "api_key"},
