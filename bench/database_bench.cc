@@ -7,8 +7,6 @@
 // reference setup. Rounds interleave subject and baseline; medians are printed.
 //
 //   database_bench [--count 300] [--rounds 3] [--threads 4]
-#include <libpq-fe.h>
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -19,6 +17,7 @@
 #include <vector>
 
 #include <CLI/CLI.hpp>
+#include <libpq-fe.h>
 #include <nlohmann/json.hpp>
 
 #include "backend/sdk/backend.h"
@@ -127,14 +126,14 @@ double baseline_round(const leasefs::testing::PostgresServer& pg, int count, int
       PGconn* c = PQconnectdb(pg.conninfo().c_str());
       if (PQstatus(c) != CONNECTION_OK) failed = true;
       for (int i; !failed && (i = next.fetch_add(1)) < count;) {
-        const std::string name =
-            "\"b-" + std::to_string(round) + "-" + std::to_string(t) + "-" + std::to_string(i) + "\"";
+        const std::string name = "\"b-" + std::to_string(round) + "-" + std::to_string(t) + "-" +
+                                 std::to_string(i) + "\"";
         if (!exec(c, "CREATE ROLE " + name +
                          " WITH LOGIN PASSWORD 'Aa1-bench-password-x' VALID UNTIL '2099-01-01 "
                          "00:00:00+00:00'; GRANT SELECT ON public.items TO " +
                          name) ||
-            !exec(c, "REVOKE ALL PRIVILEGES ON public.items FROM " + name + "; DROP ROLE " +
-                         name)) {
+            !exec(c,
+                  "REVOKE ALL PRIVILEGES ON public.items FROM " + name + "; DROP ROLE " + name)) {
           failed = true;
         }
       }
@@ -163,7 +162,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "database_bench: %s\n", message.c_str());
     return 1;
   };
-  if (auto setup = pg.admin_query("CREATE TABLE public.items (id int)"); !setup) return fail(setup.error());
+  if (auto setup = pg.admin_query("CREATE TABLE public.items (id int)"); !setup)
+    return fail(setup.error());
 
   Engine e;
   sdk::BackendConfig config{.mount_path = "database/",
@@ -206,9 +206,10 @@ int main(int argc, char** argv) {
       }
     }
     const double s = median(subject), b = median(baseline);
-    std::printf("  %d client%s: engine %.0f creds+revokes/s, raw libpq CREATE/DROP ROLE %.0f/s, "
-                "ratio %.2f (Vault's published figure: ~226 creds/s)\n",
-                t, t == 1 ? " " : "s", s, b, s / b);
+    std::printf(
+        "  %d client%s: engine %.0f creds+revokes/s, raw libpq CREATE/DROP ROLE %.0f/s, "
+        "ratio %.2f (Vault's published figure: ~226 creds/s)\n",
+        t, t == 1 ? " " : "s", s, b, s / b);
   }
   return 0;
 }

@@ -5,8 +5,6 @@
 // Rounds interleave subject and baseline; medians are printed.
 //
 //   ssh_bench [--seconds 1] [--rounds 3]
-#include <openssl/evp.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -16,6 +14,7 @@
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
+#include <openssl/evp.h>
 
 #include "backend/sdk/backend.h"
 #include "backend/storage/inmem_storage.h"

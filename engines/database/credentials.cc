@@ -53,8 +53,8 @@ sdk::Result<std::vector<Token>> tokenize(std::string_view s) {
       i = end + 1;
     } else {
       std::size_t end = i;
-      while (end < s.size() && !std::isspace(static_cast<unsigned char>(s[end])) &&
-             s[end] != '|' && s[end] != '"') {
+      while (end < s.size() && !std::isspace(static_cast<unsigned char>(s[end])) && s[end] != '|' &&
+             s[end] != '"') {
         ++end;
       }
       out.push_back({std::string(s.substr(i, end - i)), false});
@@ -113,9 +113,9 @@ sdk::Result<std::string> evaluate(std::string_view action, const UsernameInput& 
       } else if (name == "unix_time") {
         value = std::to_string(sdk::unix_seconds(input.now));
       } else if (name == "unix_time_millis") {
-        value = std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                   input.now.time_since_epoch())
-                                   .count());
+        value = std::to_string(
+            std::chrono::duration_cast<std::chrono::milliseconds>(input.now.time_since_epoch())
+                .count());
       } else if (name == "uuid") {
         auto u = sdk::random_uuid(random);
         if (!u) return sdk::error(u.error());

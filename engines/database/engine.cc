@@ -44,7 +44,9 @@ bool get_bool(const json& j, const char* key, bool fallback) {
   return it != j.end() && it->is_boolean() ? it->get<bool>() : fallback;
 }
 
-bool word_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_'; }
+bool word_char(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_';
+}
 
 }  // namespace
 
@@ -193,8 +195,7 @@ sdk::Result<std::optional<DbConfig>> Engine::read_config(sdk::Storage& storage,
   return std::optional<DbConfig>(std::move(*config));
 }
 
-sdk::Result<std::optional<DbRole>> Engine::read_role(sdk::Storage& storage,
-                                                     std::string_view name) {
+sdk::Result<std::optional<DbRole>> Engine::read_role(sdk::Storage& storage, std::string_view name) {
   const std::string key = std::string(kRolePrefix) + std::string(name);
   auto value = storage.get(key);
   if (!value) return sdk::error(value.error());

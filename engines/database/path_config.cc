@@ -84,8 +84,8 @@ sdk::Result<sdk::Response> write_config(Engine& engine, sdk::Request& request,
   if (f.has("plugin_name")) c.plugin_name = f.string("plugin_name");
   if (c.plugin_name.empty()) return sdk::invalid_argument("empty plugin name");
   if (c.plugin_name != kPostgresPlugin) {
-    return sdk::invalid_argument("unsupported plugin_name \"" + c.plugin_name +
-                                 "\": leasefs has " + std::string(kPostgresPlugin));
+    return sdk::invalid_argument("unsupported plugin_name \"" + c.plugin_name + "\": leasefs has " +
+                                 std::string(kPostgresPlugin));
   }
   if (f.has("connection_url")) c.connection_url = f.string("connection_url");
   if (f.has("username")) c.username = f.string("username");

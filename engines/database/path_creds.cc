@@ -75,16 +75,15 @@ sdk::Result<sdk::Response> read_creds(Engine& engine, sdk::Request& request,
   auto password = generate_password(*request.random);
   if (!password) return sdk::error(password.error());
 
-  const StatementValues values{.name = *username,
-                               .password = *password,
-                               .expiration = expiration_text(now + ttl->ttl)};
+  const StatementValues values{
+      .name = *username, .password = *password, .expiration = expiration_text(now + ttl->ttl)};
   auto created = t->pool->create_user(r.creation_statements, r.rollback_statements, values);
   if (!created) {
     return sdk::error(created.error().with_context("unable to create database user"));
   }
 
-  sdk::Response response = sdk::Response::with_data(
-      json{{"username", *username}, {"password", std::move(*password)}});
+  sdk::Response response =
+      sdk::Response::with_data(json{{"username", *username}, {"password", std::move(*password)}});
   response.secret = sdk::SecretInfo{
       .type = std::string(kCredsSecretType),
       .internal = json{{"username", *username}, {"role", name}, {"db_name", r.db_name}},
@@ -104,8 +103,7 @@ struct LeaseFields {
 sdk::Result<LeaseFields> lease_fields(const sdk::LeaseInfo& lease) {
   auto text = [&](const char* key) {
     auto it = lease.internal.find(key);
-    return it != lease.internal.end() && it->is_string() ? it->get<std::string>()
-                                                         : std::string();
+    return it != lease.internal.end() && it->is_string() ? it->get<std::string>() : std::string();
   };
   LeaseFields out{.username = text("username"), .role = text("role"), .db_name = text("db_name")};
   if (out.username.empty() || out.db_name.empty()) {
@@ -159,8 +157,8 @@ sdk::Result<void> revoke(Engine& engine, sdk::Request& request, const sdk::Lease
   if (!t) return sdk::error(t.error());
   const std::vector<std::string> statements =
       role->has_value() ? (*role)->revocation_statements : std::vector<std::string>{};
-  auto revoked = t->pool->revoke_user(statements, fields->username,
-                                      t->config.revoke_terminates_sessions);
+  auto revoked =
+      t->pool->revoke_user(statements, fields->username, t->config.revoke_terminates_sessions);
   if (!revoked) return sdk::error(revoked.error().with_context("unable to revoke database user"));
   return {};
 }
@@ -180,17 +178,17 @@ std::vector<sdk::PathSpec> creds_paths(const std::shared_ptr<Engine>& engine) {
 }
 
 sdk::SecretType creds_secret_type(const std::shared_ptr<Engine>& engine) {
-  return {.name = std::string(kCredsSecretType),
-          .renew = [engine](sdk::Request& request,
-                            const sdk::LeaseInfo& lease) -> sdk::Result<sdk::Response> {
-            LEASEFS_TRY(engine->fill_context(request));
-            return renew(*engine, request, lease);
-          },
-          .revoke = [engine](sdk::Request& request,
-                             const sdk::LeaseInfo& lease) -> sdk::Result<void> {
-            LEASEFS_TRY(engine->fill_context(request));
-            return revoke(*engine, request, lease);
-          }};
+  return {
+      .name = std::string(kCredsSecretType),
+      .renew = [engine](sdk::Request& request,
+                        const sdk::LeaseInfo& lease) -> sdk::Result<sdk::Response> {
+        LEASEFS_TRY(engine->fill_context(request));
+        return renew(*engine, request, lease);
+      },
+      .revoke = [engine](sdk::Request& request, const sdk::LeaseInfo& lease) -> sdk::Result<void> {
+        LEASEFS_TRY(engine->fill_context(request));
+        return revoke(*engine, request, lease);
+      }};
 }
 
 }  // namespace leasefs::engines::database

@@ -46,8 +46,7 @@ sdk::Result<sdk::Response> rotate_root(Engine& engine, sdk::Request& request,
   return sdk::Response::empty();
 }
 
-sdk::Result<sdk::Response> reset(Engine& engine, sdk::Request& request,
-                                 const sdk::FieldData& f) {
+sdk::Result<sdk::Response> reset(Engine& engine, sdk::Request& request, const sdk::FieldData& f) {
   auto name = config_name(f);
   if (!name) return sdk::error(name.error());
   std::lock_guard lock(engine.config_mutex());

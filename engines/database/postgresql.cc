@@ -1,14 +1,14 @@
 // The PostgreSQL plugin over libpq (see postgresql.h).
 #include "engines/database/postgresql.h"
-
-#include <libpq-fe.h>
-#include <poll.h>
+#include <utility>
 
 #include <cerrno>
 #include <map>
 #include <optional>
 #include <thread>
-#include <utility>
+
+#include <libpq-fe.h>
+#include <poll.h>
 
 #include "backend/sdk/secure_buffer.h"
 
@@ -52,7 +52,9 @@ std::string trim(std::string s) {
 }
 
 // libpq's message for the connection's last failure, without a trailing newline.
-std::string conn_message(PGconn* c) { return trim(c ? PQerrorMessage(c) : "out of memory"); }
+std::string conn_message(PGconn* c) {
+  return trim(c ? PQerrorMessage(c) : "out of memory");
+}
 
 sdk::Status result_error(PGresult* r, std::string_view secret) {
   const char* state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
@@ -105,8 +107,7 @@ sdk::Result<ResultPtr> run(PGconn* c, const std::string& sql,
       const auto left =
           std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
       if (left.count() <= 0) {
-        return sdk::error(sdk::Code::kDeadlineExceeded,
-                          "the database did not answer in time");
+        return sdk::error(sdk::Code::kDeadlineExceeded, "the database did not answer in time");
       }
       pollfd pfd{PQsocket(c), POLLIN, 0};
       int ready = poll(&pfd, 1, static_cast<int>(left.count()));
@@ -155,8 +156,7 @@ sdk::Result<std::string> render(PGconn* c, std::string_view statement,
       const char quote = p.identifier ? '"' : '\'';
       std::size_t len = 0;
       if (statement[i] == quote && statement.substr(i + 1).starts_with(p.token) &&
-          i + 1 + p.token.size() < statement.size() &&
-          statement[i + 1 + p.token.size()] == quote) {
+          i + 1 + p.token.size() < statement.size() && statement[i + 1 + p.token.size()] == quote) {
         len = p.token.size() + 2;
       } else if (statement.substr(i).starts_with(p.token)) {
         len = p.token.size();
@@ -165,8 +165,7 @@ sdk::Result<std::string> render(PGconn* c, std::string_view statement,
       char* escaped = p.identifier ? PQescapeIdentifier(c, p.value->data(), p.value->size())
                                    : PQescapeLiteral(c, p.value->data(), p.value->size());
       if (escaped == nullptr) {
-        return sdk::invalid_argument("a value cannot be used in a statement: " +
-                                     conn_message(c));
+        return sdk::invalid_argument("a value cannot be used in a statement: " + conn_message(c));
       }
       out += escaped;
       sdk::wipe(escaped, std::char_traits<char>::length(escaped));
@@ -207,7 +206,9 @@ constexpr const char* kRevokeLookupSql =
 
 }  // namespace
 
-void PgPool::ConnFree::operator()(pg_conn* c) const { PQfinish(c); }
+void PgPool::ConnFree::operator()(pg_conn* c) const {
+  PQfinish(c);
+}
 
 sdk::Result<void> check_connection_url(const std::string& url) {
   if (url.empty()) return sdk::invalid_argument("connection_url cannot be empty");
@@ -279,13 +280,14 @@ sdk::Result<PgPool::ConnPtr> PgPool::connect() {
   vals.push_back(nullptr);
   ConnPtr conn(PQconnectdbParams(keys.data(), vals.data(), 1));
   if (!conn || PQstatus(conn.get()) != CONNECTION_OK) {
-    return sdk::error(sdk::Code::kUnavailable,
-                      "cannot connect to the database: " +
-                          redact(conn_message(conn.get()), settings_.password));
+    return sdk::error(
+        sdk::Code::kUnavailable,
+        "cannot connect to the database: " + redact(conn_message(conn.get()), settings_.password));
   }
   // NOTICEs ("role ... does not exist, skipping") would go to stderr; they carry
   // nothing the engine acts on.
-  PQsetNoticeProcessor(conn.get(), [](void*, const char*) {}, nullptr);
+  PQsetNoticeProcessor(
+      conn.get(), [](void*, const char*) {}, nullptr);
   auto prepared = run(conn.get(), kRevokeLookupSql, {kRevokeLookupName},
                       Clock::now() + settings_.statement_timeout, {}, Send::kPrepare);
   if (!prepared) return sdk::error(prepared.error().with_context("preparing statements"));
@@ -376,13 +378,13 @@ sdk::Result<void> PgPool::with_connection(Fn&& fn) {
     if (done || attempt == kAttempts) return done;
     // A pooled connection that broke while idle (the server restarted) before the
     // work was sent: again on a new one (the broken one is dropped by the lease).
-    const bool stale = !progressed && lease->reused() &&
-                       done.error().code() == sdk::Code::kUnavailable;
+    const bool stale =
+        !progressed && lease->reused() && done.error().code() == sdk::Code::kUnavailable;
     if (!stale && !conflict(done.error())) return done;
     if (!stale) {
       // Back off a little, with jitter, so the competing transactions spread out.
-      thread_local std::uint32_t seed = static_cast<std::uint32_t>(
-          std::hash<std::thread::id>{}(std::this_thread::get_id()));
+      thread_local std::uint32_t seed =
+          static_cast<std::uint32_t>(std::hash<std::thread::id>{}(std::this_thread::get_id()));
       seed = seed * 1664525u + 1013904223u;
       std::this_thread::sleep_for(std::chrono::milliseconds(2 * attempt + (seed >> 28)));
     }
@@ -464,8 +466,7 @@ sdk::Result<void> PgPool::revoke_user(const std::vector<std::string>& revocation
                                       const std::string& username, bool terminate_sessions) {
   const auto timeout = settings_.statement_timeout + std::chrono::seconds(5);
   return with_connection([&](PGconn* c, bool& progressed) -> sdk::Result<void> {
-    auto found = run(c, kRevokeLookupName, {username}, Clock::now() + timeout, {},
-                     Send::kPrepared);
+    auto found = run(c, kRevokeLookupName, {username}, Clock::now() + timeout, {}, Send::kPrepared);
     if (!found) return sdk::error(found.error());
     PGresult* rows = found->get();
     if (PQntuples(rows) == 0) return {};  // already gone (dropped by hand, or revoked)
@@ -497,8 +498,8 @@ sdk::Result<void> PgPool::revoke_user(const std::vector<std::string>& revocation
         auto relation = identifier(PQgetvalue(rows, row, 2));
         if (!relation) return sdk::internal_error("cannot escape: " + conn_message(c));
         statements.push_back("REVOKE ALL PRIVILEGES ON " +
-                             std::string(kind == "table" ? "TABLE " : "SEQUENCE ") + *first +
-                             "." + *relation + " FROM {{name}}");
+                             std::string(kind == "table" ? "TABLE " : "SEQUENCE ") + *first + "." +
+                             *relation + " FROM {{name}}");
       } else if (kind == "schema") {
         statements.push_back("REVOKE ALL PRIVILEGES ON SCHEMA " + *first + " FROM {{name}}");
       } else {

@@ -28,12 +28,12 @@ struct SshRole {
   std::string key_type{"ca"};
   bool allow_user_certificates = false;
   bool allow_host_certificates = false;
-  std::string allowed_users{};        // "*" or "a,b"; empty: nobody (but default_user)
+  std::string allowed_users{};  // "*" or "a,b"; empty: nobody (but default_user)
   std::string default_user{};
-  std::string allowed_domains{};      // host certificates
+  std::string allowed_domains{};  // host certificates
   bool allow_bare_domains = false;
   bool allow_subdomains = false;
-  std::string allowed_extensions{};   // "*" or "a,b"; empty: none from the request
+  std::string allowed_extensions{};  // "*" or "a,b"; empty: none from the request
   std::map<std::string, std::string> default_extensions{};
   std::string allowed_critical_options{};  // empty: any
   std::map<std::string, std::string> default_critical_options{};
@@ -89,8 +89,8 @@ using EngineHandler =
     std::function<sdk::Result<sdk::Response>(Engine&, sdk::Request&, const sdk::FieldData&)>;
 sdk::Handler bind_handler(const std::shared_ptr<Engine>& engine, EngineHandler handler);
 
-std::vector<sdk::PathSpec> ca_paths(const std::shared_ptr<Engine>& engine);     // path_ca.cc
-std::vector<sdk::PathSpec> role_paths(const std::shared_ptr<Engine>& engine);   // path_roles.cc
-std::vector<sdk::PathSpec> sign_paths(const std::shared_ptr<Engine>& engine);   // path_sign.cc
+std::vector<sdk::PathSpec> ca_paths(const std::shared_ptr<Engine>& engine);    // path_ca.cc
+std::vector<sdk::PathSpec> role_paths(const std::shared_ptr<Engine>& engine);  // path_roles.cc
+std::vector<sdk::PathSpec> sign_paths(const std::shared_ptr<Engine>& engine);  // path_sign.cc
 
 }  // namespace leasefs::engines::ssh

@@ -1,13 +1,13 @@
 // OpenSSH wire formats, keys, signatures and certificates (see openssh.h).
 #include "engines/ssh/openssh.h"
 
+#include <algorithm>
+#include <cctype>
+
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
 #include <openssl/pem.h>
-
-#include <algorithm>
-#include <cctype>
 
 #include "backend/sdk/encoding.h"
 
@@ -33,9 +33,9 @@ using BnPtr = std::unique_ptr<BIGNUM, BnFree>;
 
 struct Curve {
   KeyKind kind;
-  const char* ssh_type;    // "ecdsa-sha2-nistp256"
-  const char* ssh_curve;   // "nistp256"
-  const char* group;       // OpenSSL's name
+  const char* ssh_type;   // "ecdsa-sha2-nistp256"
+  const char* ssh_curve;  // "nistp256"
+  const char* group;      // OpenSSL's name
   int bits;
   const EVP_MD* (*md)();
 };
@@ -75,19 +75,21 @@ int magnitude_bits(std::string_view magnitude) {
 // An EC public key from its curve and point; invalid_argument when the point is not on it.
 sdk::Result<PkeyPtr> ec_public_key(const Curve& curve, std::string_view point) {
   OSSL_PARAM params[] = {
-      OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME,
-                                       const_cast<char*>(curve.group), 0),
-      OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY,
-                                        const_cast<char*>(point.data()), point.size()),
+      OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, const_cast<char*>(curve.group),
+                                       0),
+      OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, const_cast<char*>(point.data()),
+                                        point.size()),
       OSSL_PARAM_construct_end()};
-  std::unique_ptr<EVP_PKEY_CTX, PkeyCtxFree> ctx(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr));
+  std::unique_ptr<EVP_PKEY_CTX, PkeyCtxFree> ctx(
+      EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr));
   EVP_PKEY* raw = nullptr;
   if (!ctx || EVP_PKEY_fromdata_init(ctx.get()) != 1 ||
       EVP_PKEY_fromdata(ctx.get(), &raw, EVP_PKEY_PUBLIC_KEY, params) != 1) {
     return sdk::invalid_argument("the ECDSA public key is not a point on its curve");
   }
   PkeyPtr key(raw);
-  std::unique_ptr<EVP_PKEY_CTX, PkeyCtxFree> check(EVP_PKEY_CTX_new_from_pkey(nullptr, raw, nullptr));
+  std::unique_ptr<EVP_PKEY_CTX, PkeyCtxFree> check(
+      EVP_PKEY_CTX_new_from_pkey(nullptr, raw, nullptr));
   if (!check || EVP_PKEY_public_check(check.get()) != 1) {
     return sdk::invalid_argument("the ECDSA public key is not a point on its curve");
   }
@@ -159,7 +161,8 @@ sdk::Result<PublicKey> parse_public_key(std::string_view line) {
   while (!line.empty() && space(line.back())) line.remove_suffix(1);
   if (line.empty()) return sdk::invalid_argument("missing public_key");
   const auto first_space = std::find_if(line.begin(), line.end(), space);
-  const std::string_view type = line.substr(0, static_cast<std::size_t>(first_space - line.begin()));
+  const std::string_view type =
+      line.substr(0, static_cast<std::size_t>(first_space - line.begin()));
   std::string_view rest = line.substr(type.size());
   while (!rest.empty() && space(rest.front())) rest.remove_prefix(1);
   const auto end = std::find_if(rest.begin(), rest.end(), space);
@@ -276,7 +279,8 @@ sdk::Result<PkeyPtr> parse_private_key_pem(std::string_view pem) {
 
 sdk::Result<sdk::SecureBuffer> private_key_pem(EVP_PKEY* key) {
   std::unique_ptr<BIO, BioFree> bio(BIO_new(BIO_s_secmem()));
-  if (!bio || PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr, nullptr) != 1) {
+  if (!bio ||
+      PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr, nullptr) != 1) {
     return sdk::internal_error("ssh: cannot encode the private key");
   }
   char* data = nullptr;
@@ -368,7 +372,8 @@ sdk::Result<std::string> sign(EVP_PKEY* key, const PublicKey& key_public, std::s
     auto der = digest_sign(key, curve->md(), data);
     if (!der) return sdk::error(der.error());
     const auto* p = reinterpret_cast<const unsigned char*>(der->data());
-    std::unique_ptr<ECDSA_SIG, SigFree> sig(d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(der->size())));
+    std::unique_ptr<ECDSA_SIG, SigFree> sig(
+        d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(der->size())));
     if (!sig) return sdk::internal_error("ssh: malformed ECDSA signature");
     WireWriter rs;
     rs.mpint(bn_bytes(ECDSA_SIG_get0_r(sig.get())));
@@ -388,8 +393,7 @@ sdk::Result<std::string> sign_certificate(const CertificateFields& f, EVP_PKEY* 
   WireReader key_reader(f.key.blob);
   std::string_view key_type;
   if (!key_reader.string(key_type)) return sdk::internal_error("ssh: malformed key blob");
-  const std::string_view key_fields =
-      std::string_view(f.key.blob).substr(4 + key_type.size());
+  const std::string_view key_fields = std::string_view(f.key.blob).substr(4 + key_type.size());
   const std::string cert_type = f.key.type_name + "-cert-v01@openssh.com";
 
   std::uint8_t nonce[32];

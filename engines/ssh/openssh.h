@@ -6,14 +6,14 @@
 // is tested on its own. Internal to engines/ssh.
 #pragma once
 
-#include <openssl/evp.h>
-
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <openssl/evp.h>
 
 #include "backend/sdk/random.h"
 #include "backend/sdk/secure_buffer.h"
@@ -100,8 +100,8 @@ struct CertificateFields {
   CertType type = CertType::kUser;
   std::string key_id{};
   std::vector<std::string> principals{};
-  std::uint64_t valid_after = 0;   // unix seconds
-  std::uint64_t valid_before = 0;  // unix seconds
+  std::uint64_t valid_after = 0;                          // unix seconds
+  std::uint64_t valid_before = 0;                         // unix seconds
   std::map<std::string, std::string> critical_options{};  // sorted, as OpenSSH wants
   std::map<std::string, std::string> extensions{};
 };

@@ -42,8 +42,7 @@ sdk::Result<sdk::Response> write_ca(Engine& engine, sdk::Request& request,
     std::string type = f.string("key_type");
     auto kind = ca_key_type(type);
     if (!kind) {
-      return sdk::invalid_argument("unknown key_type \"" + type +
-                                   "\": use ssh-rsa, ec or ed25519");
+      return sdk::invalid_argument("unknown key_type \"" + type + "\": use ssh-rsa, ec or ed25519");
     }
     int bits = static_cast<int>(f.integer("key_bits"));
     if (type == "ecdsa-sha2-nistp384") bits = 384;

@@ -10,7 +10,8 @@ using nlohmann::json;
 using sdk::FieldType;
 
 sdk::FieldSpec flag(const char* name, const char* description) {
-  return {.name = name, .type = FieldType::kBool, .description = description, .default_value = false};
+  return {
+      .name = name, .type = FieldType::kBool, .description = description, .default_value = false};
 }
 sdk::FieldSpec text(const char* name, const char* description) {
   return {.name = name, .type = FieldType::kString, .description = description};
@@ -29,15 +30,18 @@ std::vector<sdk::FieldSpec> role_fields() {
       flag("allow_bare_domains", "Allow the allowed_domains themselves."),
       flag("allow_subdomains", "Allow subdomains of allowed_domains."),
       text("allowed_extensions", "\"*\" or extensions a request may set (empty: none)."),
-      {.name = "default_extensions", .type = FieldType::kMap, .description = "Extensions by default."},
+      {.name = "default_extensions",
+       .type = FieldType::kMap,
+       .description = "Extensions by default."},
       text("allowed_critical_options", "Critical options a request may set (empty: any)."),
       {.name = "default_critical_options",
        .type = FieldType::kMap,
        .description = "Critical options by default."},
       {.name = "ttl", .type = FieldType::kDuration, .description = "Default certificate lifetime."},
       {.name = "max_ttl", .type = FieldType::kDuration, .description = "Longest lifetime."},
-      text("key_id_format", "Key ID template: {{token_display_name}}, {{role_name}}, "
-                            "{{public_key_hash}}."),
+      text("key_id_format",
+           "Key ID template: {{token_display_name}}, {{role_name}}, "
+           "{{public_key_hash}}."),
       {.name = "algorithm_signer",
        .type = FieldType::kString,
        .description = "RSA CA signatures: default (rsa-sha2-256), rsa-sha2-256, rsa-sha2-512.",

@@ -20,7 +20,8 @@ std::vector<std::string> split_list(std::string_view text) {
   std::size_t start = 0;
   while (start <= text.size()) {
     std::size_t comma = text.find(',', start);
-    std::string_view item = text.substr(start, comma == std::string_view::npos ? text.npos : comma - start);
+    std::string_view item =
+        text.substr(start, comma == std::string_view::npos ? text.npos : comma - start);
     while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
     while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
     if (!item.empty()) out.emplace_back(item);
@@ -39,9 +40,12 @@ bool listed(const std::vector<std::string>& list, const std::string& item) {
 
 std::string key_family(KeyKind kind) {
   switch (kind) {
-    case KeyKind::kEd25519: return "ed25519";
-    case KeyKind::kRsa: return "rsa";
-    default: return "ec";
+    case KeyKind::kEd25519:
+      return "ed25519";
+    case KeyKind::kRsa:
+      return "rsa";
+    default:
+      return "ec";
   }
 }
 
@@ -49,7 +53,8 @@ sdk::Result<std::map<std::string, std::string>> string_map(const json& j, const 
   std::map<std::string, std::string> out;
   if (j.is_null()) return out;
   for (const auto& [k, v] : j.items()) {
-    if (!v.is_string()) return sdk::invalid_argument(std::string(field) + " values must be strings");
+    if (!v.is_string())
+      return sdk::invalid_argument(std::string(field) + " values must be strings");
     out[k] = v.get<std::string>();
   }
   return out;
@@ -61,7 +66,8 @@ void replace_all(std::string& s, std::string_view from, std::string_view to) {
   }
 }
 
-sdk::Result<sdk::Response> sign_key(Engine& engine, sdk::Request& request, const sdk::FieldData& f) {
+sdk::Result<sdk::Response> sign_key(Engine& engine, sdk::Request& request,
+                                    const sdk::FieldData& f) {
   const std::string role_name = f.string("role");
   auto role_read = valid_role_name(role_name) ? engine.read_role(*request.storage, role_name)
                                               : sdk::Result<std::optional<SshRole>>(std::nullopt);
@@ -162,7 +168,8 @@ sdk::Result<sdk::Response> sign_key(Engine& engine, sdk::Request& request, const
     const auto allowed = split_list(role.allowed_critical_options);
     std::string refused;
     for (const auto& [name, value] : *options) {
-      if (!allowed.empty() && !listed(allowed, name)) refused += (refused.empty() ? "" : ", ") + name;
+      if (!allowed.empty() && !listed(allowed, name))
+        refused += (refused.empty() ? "" : ", ") + name;
     }
     if (!refused.empty()) {
       return sdk::invalid_argument("critical options not on allowed list: [" + refused + "]");
@@ -207,9 +214,10 @@ sdk::Result<sdk::Response> sign_key(Engine& engine, sdk::Request& request, const
   cert.valid_before = static_cast<std::uint64_t>(now_s + sdk::whole_seconds(ttl));
   cert.key = std::move(*key);
 
-  const RsaHash hash = role.algorithm_signer == "rsa-sha2-512" ? RsaHash::kSha512 : RsaHash::kSha256;
-  auto signed_key = sign_certificate(cert, (*ca)->key.get(), (*ca)->public_key, hash,
-                                     *request.random);
+  const RsaHash hash =
+      role.algorithm_signer == "rsa-sha2-512" ? RsaHash::kSha512 : RsaHash::kSha256;
+  auto signed_key =
+      sign_certificate(cert, (*ca)->key.get(), (*ca)->public_key, hash, *request.random);
   if (!signed_key) return sdk::error(signed_key.error());
 
   char serial_hex[17];

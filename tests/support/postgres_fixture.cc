@@ -1,6 +1,16 @@
 // A throwaway PostgreSQL cluster for tests (see postgres_fixture.h).
 #include "tests/support/postgres_fixture.h"
 
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <thread>
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -13,16 +23,6 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <algorithm>
-#include <cerrno>
-#include <cstdlib>
-#include <cstring>
-#include <filesystem>
-#include <fstream>
-#include <random>
-#include <sstream>
-#include <thread>
 
 namespace leasefs::testing {
 namespace {
@@ -170,14 +170,22 @@ std::expected<std::unique_ptr<PostgresServer>, std::string> PostgresServer::star
 std::expected<void, std::string> PostgresServer::launch(std::chrono::milliseconds timeout) {
   const std::string port = std::to_string(port_);
   std::vector<std::string> args = {bin_dir_ + "/postgres",
-                                   "-D", data_dir_,
-                                   "-p", port,
-                                   "-k", socket_dir_,
-                                   "-c", "listen_addresses=127.0.0.1",
-                                   "-c", "fsync=off",
-                                   "-c", "full_page_writes=off",
-                                   "-c", "max_connections=200",
-                                   "-c", "logging_collector=off"};
+                                   "-D",
+                                   data_dir_,
+                                   "-p",
+                                   port,
+                                   "-k",
+                                   socket_dir_,
+                                   "-c",
+                                   "listen_addresses=127.0.0.1",
+                                   "-c",
+                                   "fsync=off",
+                                   "-c",
+                                   "full_page_writes=off",
+                                   "-c",
+                                   "max_connections=200",
+                                   "-c",
+                                   "logging_collector=off"};
   std::vector<char*> raw;
   for (auto& a : args) raw.push_back(a.data());
   raw.push_back(nullptr);
@@ -269,7 +277,9 @@ void PostgresServer::resume() {
   if (pid_ > 0) kill(pid_, SIGCONT);
 }
 
-std::string PostgresServer::log() const { return read_file(log_file_); }
+std::string PostgresServer::log() const {
+  return read_file(log_file_);
+}
 
 std::string PostgresServer::conninfo(const std::string& dbname) const {
   return "host=127.0.0.1 port=" + std::to_string(port_) + " user=" + superuser_ +

@@ -9,14 +9,14 @@
 // /usr/lib/postgresql/<version>/bin.
 #pragma once
 
-#include <sys/types.h>
-
 #include <chrono>
 #include <cstdint>
 #include <expected>
 #include <memory>
 #include <string>
 #include <vector>
+
+#include <sys/types.h>
 
 #include "tests/support/process.h"
 
@@ -44,8 +44,8 @@ class PostgresServer {
   std::string connection_url(const std::string& dbname = "postgres") const;
 
   // Runs `psql -tAX -v ON_ERROR_STOP=1 -c sql` as `user` with `password` over TCP.
-  ProcessResult psql(const std::string& user, const std::string& password,
-                     const std::string& sql, const std::string& dbname = "postgres") const;
+  ProcessResult psql(const std::string& user, const std::string& password, const std::string& sql,
+                     const std::string& dbname = "postgres") const;
   // The same as the superuser; the trimmed output, or the error text on failure.
   std::expected<std::string, std::string> admin_query(const std::string& sql,
                                                       const std::string& dbname = "postgres") const;

@@ -1,6 +1,13 @@
 // A throwaway sshd for tests (see sshd_fixture.h).
 #include "tests/support/sshd_fixture.h"
 
+#include <cerrno>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+#include <vector>
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -10,14 +17,6 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <cerrno>
-#include <filesystem>
-#include <fstream>
-#include <sstream>
-#include <thread>
-#include <vector>
-
 
 namespace leasefs::testing {
 namespace {
@@ -70,9 +69,12 @@ bool accepts_connections(std::uint16_t port) {
 
 bool sshd_available(std::string* why) {
   std::string reason;
-  if (geteuid() != 0) reason = "the sshd fixture needs root";
-  else if (access(kSshd, X_OK) != 0) reason = "no /usr/sbin/sshd (install openssh-server)";
-  else if (access(kSsh, X_OK) != 0) reason = "no /usr/bin/ssh (install openssh-client)";
+  if (geteuid() != 0)
+    reason = "the sshd fixture needs root";
+  else if (access(kSshd, X_OK) != 0)
+    reason = "no /usr/sbin/sshd (install openssh-server)";
+  else if (access(kSsh, X_OK) != 0)
+    reason = "no /usr/bin/ssh (install openssh-client)";
   if (why != nullptr) *why = reason;
   return reason.empty();
 }
@@ -160,7 +162,9 @@ std::expected<std::unique_ptr<SshdServer>, std::string> SshdServer::start(
   return std::unexpected(last_error);
 }
 
-SshdServer::~SshdServer() { stop(); }
+SshdServer::~SshdServer() {
+  stop();
+}
 
 void SshdServer::stop() {
   if (pid_ <= 0) return;
@@ -183,19 +187,32 @@ std::string SshdServer::log() const {
 ProcessResult SshdServer::login(const std::string& user, const std::string& key_file,
                                 const std::string& cert_file, const std::string& command) const {
   std::vector<std::string> args = {kSsh,
-                                   "-F", "/dev/null",
-                                   "-i", key_file,
-                                   "-o", "CertificateFile=" + cert_file,
-                                   "-o", "IdentitiesOnly=yes",
-                                   "-o", "IdentityAgent=none",
-                                   "-o", "BatchMode=yes",
-                                   "-o", "PasswordAuthentication=no",
-                                   "-o", "StrictHostKeyChecking=no",
-                                   "-o", "UserKnownHostsFile=/dev/null",
-                                   "-o", "GlobalKnownHostsFile=/dev/null",
-                                   "-o", "ConnectTimeout=10",
-                                   "-o", "LogLevel=ERROR",
-                                   "-p", std::to_string(port_),
+                                   "-F",
+                                   "/dev/null",
+                                   "-i",
+                                   key_file,
+                                   "-o",
+                                   "CertificateFile=" + cert_file,
+                                   "-o",
+                                   "IdentitiesOnly=yes",
+                                   "-o",
+                                   "IdentityAgent=none",
+                                   "-o",
+                                   "BatchMode=yes",
+                                   "-o",
+                                   "PasswordAuthentication=no",
+                                   "-o",
+                                   "StrictHostKeyChecking=no",
+                                   "-o",
+                                   "UserKnownHostsFile=/dev/null",
+                                   "-o",
+                                   "GlobalKnownHostsFile=/dev/null",
+                                   "-o",
+                                   "ConnectTimeout=10",
+                                   "-o",
+                                   "LogLevel=ERROR",
+                                   "-p",
+                                   std::to_string(port_),
                                    user + "@127.0.0.1",
                                    command};
   return run_process(args, "", std::chrono::seconds(30));

@@ -6,13 +6,13 @@
 // the test process dying — and its temporary directory is removed.
 #pragma once
 
-#include <sys/types.h>
-
 #include <chrono>
 #include <cstdint>
 #include <expected>
 #include <memory>
 #include <string>
+
+#include <sys/types.h>
 
 #include "tests/support/process.h"
 

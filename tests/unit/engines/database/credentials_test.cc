@@ -1,11 +1,11 @@
 // Generated user names (Vault's default shape, the template subset, the 63-byte cap at
 // a character boundary) and passwords (length, alphabet, every class present).
-#include <gtest/gtest.h>
+#include "engines/database/credentials.h"
 
 #include <regex>
 #include <set>
 
-#include "engines/database/credentials.h"
+#include <gtest/gtest.h>
 
 namespace leasefs::engines::database {
 namespace {
@@ -27,8 +27,8 @@ TEST(DatabaseCredentials, LongNamesAreCutAtACharacterBoundary) {
   // 'é' is two bytes; a template that puts it across byte 63 must not split it.
   std::string display(61, 'a');
   display += "\xC3\xA9z";
-  auto name = generate_username("{{.DisplayName}}", {.display_name = display, .role_name = "r", .now = kNow},
-                                random);
+  auto name = generate_username("{{.DisplayName}}",
+                                {.display_name = display, .role_name = "r", .now = kNow}, random);
   ASSERT_TRUE(name);
   EXPECT_EQ(name->size(), 61u + 2u);
   auto cut = truncate_utf8(std::string(62, 'a') + "\xC3\xA9", 63);
@@ -38,11 +38,12 @@ TEST(DatabaseCredentials, LongNamesAreCutAtACharacterBoundary) {
 TEST(DatabaseCredentials, TemplateSubset) {
   sdk::SeededRandom random(1);
   const UsernameInput in{.display_name = "Token", .role_name = "RO", .now = kNow};
-  auto a = generate_username("app_{{.RoleName | lowercase}}_{{random 6}}_{{unix_time}}", in, random);
+  auto a =
+      generate_username("app_{{.RoleName | lowercase}}_{{random 6}}_{{unix_time}}", in, random);
   ASSERT_TRUE(a) << a.error().message();
   EXPECT_TRUE(std::regex_match(*a, std::regex("app_ro_[A-Za-z0-9]{6}_1764000000"))) << *a;
-  auto b = generate_username("{{ .DisplayName | uppercase | replace \"O\" \"0\" | truncate 3 }}", in,
-                             random);
+  auto b = generate_username("{{ .DisplayName | uppercase | replace \"O\" \"0\" | truncate 3 }}",
+                             in, random);
   ASSERT_TRUE(b) << b.error().message();
   EXPECT_EQ(*b, "T0K");
   auto c = generate_username("{{unix_time_millis}}", in, random);

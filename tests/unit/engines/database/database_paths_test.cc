@@ -113,8 +113,8 @@ TEST_F(DatabaseTest, RolesAndSqlLookingNames) {
 
 TEST_F(DatabaseTest, CredsNeedRoleConfigAndPermission) {
   expect_code(read("creds/none"), Code::kInvalidArgument, "unknown role: none");
-  ASSERT_TRUE(write("roles/ro", {{"db_name", "main"},
-                                 {"creation_statements", json::array({"SELECT 1"})}}));
+  ASSERT_TRUE(
+      write("roles/ro", {{"db_name", "main"}, {"creation_statements", json::array({"SELECT 1"})}}));
   expect_code(read("creds/ro"), Code::kFailedPrecondition, "does not exist");
   json c = base_config();
   c["allowed_roles"] = "other";

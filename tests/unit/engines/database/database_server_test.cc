@@ -4,11 +4,11 @@
 // after revoke-prefix and after the lease's TTL runs out; sys/leases/renew moves VALID
 // UNTIL; ssh/sign answers under a non-renewable lease and ssh/public_key without a
 // token. Polls with deadlines, never bare sleeps.
-#include <gtest/gtest.h>
-
 #include <chrono>
 #include <fstream>
 #include <thread>
+
+#include <gtest/gtest.h>
 
 #include "tests/support/postgres_fixture.h"
 #include "tests/support/server_fixture.h"
@@ -25,7 +25,8 @@ class DatabaseServerTest : public ::testing::Test {
     auto pg = PostgresServer::start();
     ASSERT_TRUE(pg) << pg.error();
     pg_ = std::move(*pg);
-    ASSERT_TRUE(pg_->admin_query("CREATE TABLE public.items (id int); INSERT INTO public.items VALUES (1)"));
+    ASSERT_TRUE(pg_->admin_query(
+        "CREATE TABLE public.items (id int); INSERT INTO public.items VALUES (1)"));
     auto server = ServerProcess::start({.storage = StorageKind::kDev});
     ASSERT_TRUE(server) << server.error();
     server_ = std::move(*server);
@@ -78,7 +79,9 @@ class DatabaseServerTest : public ::testing::Test {
     return {r.json.value("lease_id", ""), r.json["data"].value("username", ""),
             r.json["data"].value("password", ""), r.json};
   }
-  bool logs_in(const Creds& c) { return pg_->psql(c.username, c.password, "SELECT 1").exit_code == 0; }
+  bool logs_in(const Creds& c) {
+    return pg_->psql(c.username, c.password, "SELECT 1").exit_code == 0;
+  }
   bool role_exists(const std::string& username) {
     auto n = pg_->admin_query("SELECT count(*) FROM pg_roles WHERE rolname = '" + username + "'");
     EXPECT_TRUE(n) << n.error();
@@ -135,8 +138,9 @@ TEST_F(DatabaseServerTest, ExpiryDropsTheUser) {
 
 TEST_F(DatabaseServerTest, RenewMovesValidUntil) {
   Creds c = creds("ro");
-  const std::string sql = "SELECT extract(epoch FROM rolvaliduntil)::bigint FROM pg_roles WHERE rolname = '" +
-                          c.username + "'";
+  const std::string sql =
+      "SELECT extract(epoch FROM rolvaliduntil)::bigint FROM pg_roles WHERE rolname = '" +
+      c.username + "'";
   auto before = pg_->admin_query(sql);
   ASSERT_TRUE(before) << before.error();
   Reply r = root("PUT", "sys/leases/renew", {{"lease_id", c.lease_id}, {"increment", 7200}});
@@ -157,27 +161,32 @@ TEST_F(DatabaseServerTest, SshSignAndPublicKeyWithoutToken) {
   EXPECT_EQ(pub.body, ca.json["data"].value("public_key", "") + "\n");
   EXPECT_NE(pub.content_type.find("text/plain"), std::string::npos);
 
-  ASSERT_EQ(root("POST", "ssh/roles/ops", {{"key_type", "ca"},
-                                           {"allow_user_certificates", true},
-                                           {"allowed_users", "deploy"},
-                                           {"ttl", "30m"}})
+  ASSERT_EQ(root("POST", "ssh/roles/ops",
+                 {{"key_type", "ca"},
+                  {"allow_user_certificates", true},
+                  {"allowed_users", "deploy"},
+                  {"ttl", "30m"}})
                 .status,
             204);
   TempDir dir;
-  ProcessResult keygen = run_process(
-      {"/usr/bin/ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", dir / "id"});
+  ProcessResult keygen =
+      run_process({"/usr/bin/ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", dir / "id"});
   ASSERT_EQ(keygen.exit_code, 0) << keygen.err;
   std::ifstream in(dir / "id.pub");
   std::string line;
   std::getline(in, line);
-  Reply signed_key = root("POST", "ssh/sign/ops", {{"public_key", line}, {"valid_principals", "deploy"}});
+  Reply signed_key =
+      root("POST", "ssh/sign/ops", {{"public_key", line}, {"valid_principals", "deploy"}});
   ASSERT_EQ(signed_key.status, 200) << signed_key.describe();
-  EXPECT_TRUE(signed_key.json.value("lease_id", "").starts_with("ssh/sign/ops/")) << signed_key.body;
+  EXPECT_TRUE(signed_key.json.value("lease_id", "").starts_with("ssh/sign/ops/"))
+      << signed_key.body;
   EXPECT_EQ(signed_key.json["renewable"], false);
   EXPECT_EQ(signed_key.json["lease_duration"], 1800);
-  EXPECT_TRUE(signed_key.json["data"].value("signed_key", "").starts_with(
-      "ssh-ed25519-cert-v01@openssh.com "));
-  Reply refused = root("POST", "ssh/sign/ops", {{"public_key", line}, {"valid_principals", "root"}});
+  EXPECT_TRUE(signed_key.json["data"]
+                  .value("signed_key", "")
+                  .starts_with("ssh-ed25519-cert-v01@openssh.com "));
+  Reply refused =
+      root("POST", "ssh/sign/ops", {{"public_key", line}, {"valid_principals", "root"}});
   EXPECT_EQ(refused.status, 400) << refused.describe();
   EXPECT_TRUE(refused.is_error({"root is not a valid value for valid_principals"})) << refused.body;
 }

@@ -5,7 +5,6 @@
 #include <regex>
 
 #include "backend/sdk/encoding.h"
-
 #include "engines/ssh/openssh.h"
 #include "tests/unit/engines/ssh/ssh_test_util.h"
 
@@ -89,14 +88,15 @@ TEST_F(SshTest, CaOfEveryTypeAndPublicKeyPath) {
   auto none = read("public_key");
   ASSERT_FALSE(none);
   EXPECT_EQ(none.error().code(), Code::kNotFound);
-  for (auto [type, bits, prefix] : {std::tuple{"ed25519", 0, "ssh-ed25519 "},
-                                    std::tuple{"ec", 0, "ecdsa-sha2-nistp256 "},
-                                    std::tuple{"ssh-rsa", 2048, "ssh-rsa "}}) {
+  for (auto [type, bits, prefix] :
+       {std::tuple{"ed25519", 0, "ssh-ed25519 "}, std::tuple{"ec", 0, "ecdsa-sha2-nistp256 "},
+        std::tuple{"ssh-rsa", 2048, "ssh-rsa "}}) {
     SCOPED_TRACE(type);
     const std::string line = generate_ca(type, bits);
     EXPECT_TRUE(line.starts_with(prefix)) << line;
     // ssh-keygen reads what the engine wrote.
-    auto fp = leasefs::testing::run_process({"/usr/bin/ssh-keygen", "-l", "-f", file("ca.pub", line)});
+    auto fp =
+        leasefs::testing::run_process({"/usr/bin/ssh-keygen", "-l", "-f", file("ca.pub", line)});
     EXPECT_EQ(fp.exit_code, 0) << fp.err;
     auto raw = read("public_key");
     ASSERT_TRUE(raw) << raw.error().message();
@@ -113,9 +113,9 @@ TEST_F(SshTest, CaOfEveryTypeAndPublicKeyPath) {
 }
 
 TEST_F(SshTest, ImportedCaKeySigns) {
-  auto gen = leasefs::testing::run_process(
-      {"/usr/bin/openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
-       "-out", tmp_ / "ca.pem"});
+  auto gen =
+      leasefs::testing::run_process({"/usr/bin/openssl", "genpkey", "-algorithm", "EC", "-pkeyopt",
+                                     "ec_paramgen_curve:P-256", "-out", tmp_ / "ca.pem"});
   ASSERT_EQ(gen.exit_code, 0) << gen.err;
   const std::string pem = slurp(tmp_ / "ca.pem");
   auto pub = leasefs::testing::run_process({"/usr/bin/ssh-keygen", "-y", "-f", tmp_ / "ca.pem"});
@@ -129,7 +129,8 @@ TEST_F(SshTest, ImportedCaKeySigns) {
   expect_invalid(write("config/ca", {{"private_key", "-----BEGIN OPENSSH PRIVATE KEY-----\nx\n"}}),
                  "already configured");
   ASSERT_TRUE(call(Operation::kDelete, "config/ca"));
-  expect_invalid(write("config/ca", {{"private_key", "not a key"}}), "private_key could not be parsed");
+  expect_invalid(write("config/ca", {{"private_key", "not a key"}}),
+                 "private_key could not be parsed");
 }
 
 TEST_F(SshTest, CertificatesShowWhatTheRoleAllows) {
@@ -162,7 +163,8 @@ TEST_F(SshTest, CertificatesShowWhatTheRoleAllows) {
       EXPECT_NE(text.find("Serial: " + std::to_string(std::stoull(serial, nullptr, 16))),
                 std::string::npos)
           << text;
-      EXPECT_TRUE(std::regex_search(text, std::regex("Principals: \n\\s+alice\n\\s+bob\n"))) << text;
+      EXPECT_TRUE(std::regex_search(text, std::regex("Principals: \n\\s+alice\n\\s+bob\n")))
+          << text;
       EXPECT_TRUE(std::regex_search(text, std::regex("Key ID: \"vault-token-[0-9a-f]{64}\"")))
           << text;
       EXPECT_TRUE(std::regex_search(text, std::regex("Extensions: \n\\s+permit-pty\n"))) << text;
@@ -201,10 +203,9 @@ TEST_F(SshTest, ValidityFollowsTheClock) {
   clock_.set(sdk::WallTime(std::chrono::seconds(1'800'000'000)));
   const std::string key = user_key("ed25519", "k");
   ASSERT_TRUE(sign("r", key, {{"valid_principals", "x"}}));
-  auto r = leasefs::testing::run_process({"/usr/bin/ssh-keygen", "-L", "-f", key + "-cert.pub"},
-                                         "", std::chrono::seconds(30), {"TZ=UTC"});
-  EXPECT_NE(r.out.find("Valid: from 2027-01-15T07:59:30 to 2027-01-15T08:10:00"),
-            std::string::npos)
+  auto r = leasefs::testing::run_process({"/usr/bin/ssh-keygen", "-L", "-f", key + "-cert.pub"}, "",
+                                         std::chrono::seconds(30), {"TZ=UTC"});
+  EXPECT_NE(r.out.find("Valid: from 2027-01-15T07:59:30 to 2027-01-15T08:10:00"), std::string::npos)
       << r.out;
 }
 
@@ -220,11 +221,11 @@ TEST_F(SshTest, BadInputIsRefusedBeforeSigning) {
   generate_ca("ed25519");
   const std::string good = slurp(key + ".pub");
   const std::string b64 = good.substr(good.find(' ') + 1, good.rfind(' ') - good.find(' ') - 1);
-  for (auto [bad, text] : {std::pair{"", "missing public_key"},
-                           std::pair{"garbage", "failed to parse public_key"},
-                           std::pair{"ssh-ed25519 !!!notbase64", "bad base64"},
-                           std::pair{"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5", "malformed ssh-ed25519"},
-                           std::pair{"ssh-dss AAAAB3NzaC1kc3M=", "not supported"}}) {
+  for (auto [bad, text] :
+       {std::pair{"", "missing public_key"}, std::pair{"garbage", "failed to parse public_key"},
+        std::pair{"ssh-ed25519 !!!notbase64", "bad base64"},
+        std::pair{"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5", "malformed ssh-ed25519"},
+        std::pair{"ssh-dss AAAAB3NzaC1kc3M=", "not supported"}}) {
     SCOPED_TRACE(bad);
     expect_invalid(write("sign/dev", {{"public_key", bad}, {"valid_principals", "alice"}}), text);
   }
@@ -240,8 +241,9 @@ TEST_F(SshTest, BadInputIsRefusedBeforeSigning) {
   expect_invalid(sign("dev", key), "empty valid principals not allowed by role");
   expect_invalid(sign("dev", key, {{"valid_principals", "alice"}, {"ttl", "3h"}}),
                  "ttl is larger than maximum allowed (7200)");
-  expect_invalid(sign("dev", key, {{"valid_principals", "alice"}, {"extensions", {{"permit-pty", ""}}}}),
-                 "are not on allowed list");
+  expect_invalid(
+      sign("dev", key, {{"valid_principals", "alice"}, {"extensions", {{"permit-pty", ""}}}}),
+      "are not on allowed list");
   expect_invalid(sign("dev", key, {{"valid_principals", "alice"}, {"cert_type", "host"}}),
                  "cert_type 'host' is not allowed by role");
   expect_invalid(sign("dev", key, {{"valid_principals", "alice"}, {"cert_type", "both"}}),
@@ -251,8 +253,10 @@ TEST_F(SshTest, BadInputIsRefusedBeforeSigning) {
   // Roles refuse what they cannot serve.
   expect_invalid(write("roles/otp", {{"key_type", "otp"}}), "not supported");
   expect_invalid(write("roles/none", {{"key_type", "ca"}}), "must be set to 'true'");
-  expect_invalid(write("roles/ttl", {{"key_type", "ca"}, {"allow_user_certificates", true},
-                                     {"ttl", "3h"}, {"max_ttl", "1h"}}),
+  expect_invalid(write("roles/ttl", {{"key_type", "ca"},
+                                     {"allow_user_certificates", true},
+                                     {"ttl", "3h"},
+                                     {"max_ttl", "1h"}}),
                  "ttl cannot be longer than max_ttl");
   expect_invalid(write("roles/a\"b", {{"key_type", "ca"}}), "invalid role name");
   // Minimum key lengths.
@@ -260,7 +264,8 @@ TEST_F(SshTest, BadInputIsRefusedBeforeSigning) {
                                      {"allow_user_certificates", true},
                                      {"allowed_users", "*"},
                                      {"allowed_user_key_lengths", {{"rsa", 3072}}}}));
-  expect_invalid(sign("strict", key, {{"valid_principals", "x"}}), "key type of ssh-ed25519 is not allowed");
+  expect_invalid(sign("strict", key, {{"valid_principals", "x"}}),
+                 "key type of ssh-ed25519 is not allowed");
   const std::string rsa = user_key("rsa", "rsa");
   expect_invalid(sign("strict", rsa, {{"valid_principals", "x"}}), "invalid size: 2048");
 }

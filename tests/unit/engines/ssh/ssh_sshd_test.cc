@@ -82,8 +82,7 @@ TEST_F(SshdTest, PrincipalNotInCertificateIsRefused) {
   ASSERT_TRUE(sign("ops", key, {{"valid_principals", "alice"}}));
   auto r = sshd->login("root", key, key + "-cert.pub");
   EXPECT_NE(r.exit_code, 0) << r.out;
-  EXPECT_NE(sshd->log().find("name is not a listed principal"), std::string::npos)
-      << sshd->log();
+  EXPECT_NE(sshd->log().find("name is not a listed principal"), std::string::npos) << sshd->log();
   // And a principal the role does not allow is never signed.
   expect_invalid(sign("ops", key, {{"valid_principals", "mallory"}}),
                  "mallory is not a valid value for valid_principals");

@@ -62,7 +62,9 @@ class SshTest : public ::testing::Test {
     const Operation op = exists->has_value() && !**exists ? Operation::kCreate : Operation::kUpdate;
     return call(op, std::move(path), std::move(data));
   }
-  sdk::Result<sdk::Response> read(std::string path) { return call(Operation::kRead, std::move(path)); }
+  sdk::Result<sdk::Response> read(std::string path) {
+    return call(Operation::kRead, std::move(path));
+  }
 
   void expect_invalid(const sdk::Result<sdk::Response>& r, const std::string& text) {
     ASSERT_FALSE(r) << "expected an error containing: " << text;
@@ -73,7 +75,8 @@ class SshTest : public ::testing::Test {
 
   // config/ca with a generated key; returns the CA public key line.
   std::string generate_ca(const std::string& key_type, int bits = 0) {
-    auto r = write("config/ca", {{"generate_signing_key", true}, {"key_type", key_type}, {"key_bits", bits}});
+    auto r = write("config/ca",
+                   {{"generate_signing_key", true}, {"key_type", key_type}, {"key_bits", bits}});
     EXPECT_TRUE(r) << r.error().message();
     return r ? r->data.value("public_key", "") : "";
   }
@@ -95,7 +98,8 @@ class SshTest : public ::testing::Test {
   // path (the public key is path + ".pub").
   std::string user_key(const std::string& type, const std::string& name) {
     const std::string path = tmp_ / name;
-    std::vector<std::string> args = {"/usr/bin/ssh-keygen", "-q", "-t", type, "-N", "", "-C", "test", "-f", path};
+    std::vector<std::string> args = {
+        "/usr/bin/ssh-keygen", "-q", "-t", type, "-N", "", "-C", "test", "-f", path};
     if (type == "rsa") {
       args.push_back("-b");
       args.push_back("2048");
@@ -110,7 +114,8 @@ class SshTest : public ::testing::Test {
                                   json extra = json::object()) {
     extra["public_key"] = slurp(key_path + ".pub");
     auto r = write("sign/" + role, extra);
-    if (r) file(key_path.substr(tmp_.path().size() + 1) + "-cert.pub", r->data.value("signed_key", ""));
+    if (r)
+      file(key_path.substr(tmp_.path().size() + 1) + "-cert.pub", r->data.value("signed_key", ""));
     return r;
   }
 
