@@ -5,7 +5,10 @@
 // behind; SQL-looking names escaped; a database that is down or does not answer giving
 // a 5xx-class error in bounded time and the pool recovering afterwards.
 #include <regex>
+#include <sstream>
 #include <thread>
+
+#include <signal.h>
 
 #include "tests/support/postgres_fixture.h"
 #include "tests/unit/engines/database/database_test_util.h"
@@ -296,6 +299,33 @@ TEST_F(PostgresTest, DownDatabaseIsUnavailableAndThePoolRecovers) {
   EXPECT_EQ(as_user(c, "SELECT 1").exit_code, 0);
   ASSERT_TRUE(revoke(lease));
   ASSERT_TRUE(revoke(lease_of(c.response)));
+}
+
+TEST_F(PostgresTest, PooledConnectionThatStopsAnsweringFailsInBoundedTime) {
+  Creds first = creds();  // leaves a pooled connection behind
+  ASSERT_FALSE(first.username.empty());
+  // Freeze the server processes behind the engine's connections: the statement timeout
+  // cannot fire, only the engine's own deadline on the socket ends the wait (15 s).
+  auto pids =
+      pg_->admin_query("SELECT pid FROM pg_stat_activity WHERE application_name = 'leasefs'");
+  ASSERT_TRUE(pids) << pids.error();
+  std::vector<pid_t> frozen;
+  std::istringstream lines(*pids);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.empty()) continue;
+    frozen.push_back(static_cast<pid_t>(std::stol(line)));
+    kill(frozen.back(), SIGSTOP);
+  }
+  ASSERT_FALSE(frozen.empty());
+  auto r = read("creds/ro");
+  for (pid_t pid : frozen) kill(pid, SIGCONT);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), Code::kDeadlineExceeded) << r.error().message();
+  // The stuck connection was dropped; the next request gets a fresh one.
+  Creds c = creds();
+  EXPECT_EQ(as_user(c, "SELECT 1").exit_code, 0);
+  ASSERT_TRUE(revoke(lease_of(c.response)));
+  ASSERT_TRUE(revoke(lease_of(first.response)));
 }
 
 TEST_F(PostgresTest, DatabaseThatDoesNotAnswerFailsInBoundedTime) {
