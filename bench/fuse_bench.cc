@@ -11,11 +11,6 @@
 //                                    straight to the server, the baseline for `latency`
 // Ratios, not absolute numbers, are what to compare across runs.
 #define FUSE_USE_VERSION 312
-#include <fcntl.h>
-#include <fuse3/fuse_lowlevel.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -24,6 +19,11 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <fcntl.h>
+#include <fuse3/fuse_lowlevel.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "backend/api/client.h"
 
@@ -116,7 +116,10 @@ int read_loop(const char* path, int threads, double seconds) {
     pool.emplace_back([&] {
       long mine = 0, bad = 0;
       while (!stop.load(std::memory_order_relaxed)) {
-        if (read_once(path)) ++mine; else ++bad;
+        if (read_once(path))
+          ++mine;
+        else
+          ++bad;
       }
       ops += mine;
       errors += bad;
@@ -147,7 +150,8 @@ int latency(const char* path, int count) {
       std::fprintf(stderr, "fuse_bench: reading %s failed\n", path);
       return 1;
     }
-    us.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
+    us.push_back(
+        std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
   }
   print_latencies(us);
   return 0;
@@ -169,7 +173,8 @@ int api_latency(const char* address, const char* token, int count) {
       std::fprintf(stderr, "fuse_bench: token create failed\n");
       return 1;
     }
-    us.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
+    us.push_back(
+        std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
   }
   print_latencies(us);
   return 0;
@@ -180,7 +185,8 @@ int api_latency(const char* address, const char* token, int count) {
 int main(int argc, char** argv) {
   std::string mode = argc > 1 ? argv[1] : "";
   if (mode == "serve" && argc == 3) return serve(argv[2]);
-  if (mode == "read" && argc == 5) return read_loop(argv[2], std::atoi(argv[3]), std::atof(argv[4]));
+  if (mode == "read" && argc == 5)
+    return read_loop(argv[2], std::atoi(argv[3]), std::atof(argv[4]));
   if (mode == "latency" && argc == 4) return latency(argv[2], std::atoi(argv[3]));
   if (mode == "api" && argc == 5) return api_latency(argv[2], argv[3], std::atoi(argv[4]));
   std::fprintf(stderr,

@@ -1,12 +1,12 @@
 // Access event batching and spooling; see access_audit.h.
 #include "fs/access_audit.h"
 
+#include <filesystem>
+#include <fstream>
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <filesystem>
-#include <fstream>
 
 #include "backend/sdk/log.h"
 
@@ -22,10 +22,14 @@ constexpr auto kFlushEvery = std::chrono::milliseconds(200);
 
 AccessAuditor::AccessAuditor(VaultClient& client, std::string spool_file, std::string host,
                              std::string mount)
-    : client_(client), spool_file_(std::move(spool_file)), host_(std::move(host)),
+    : client_(client),
+      spool_file_(std::move(spool_file)),
+      host_(std::move(host)),
       mount_(std::move(mount)) {}
 
-AccessAuditor::~AccessAuditor() { stop(); }
+AccessAuditor::~AccessAuditor() {
+  stop();
+}
 
 void AccessAuditor::start() {
   thread_ = std::thread([this] { loop(); });
@@ -264,8 +268,9 @@ void AccessAuditor::loop() {
     lock.lock();
     if (!ok) {
       // A server without the endpoint is asked again rarely; an unreachable one soon.
-      next_attempt_ = std::chrono::steady_clock::now() +
-                      (counters_.endpoint_missing ? std::chrono::seconds(30) : std::chrono::seconds(2));
+      next_attempt_ =
+          std::chrono::steady_clock::now() +
+          (counters_.endpoint_missing ? std::chrono::seconds(30) : std::chrono::seconds(2));
     }
     if (stopping) {
       // Whatever is still queued goes to the spool; nothing is dropped.

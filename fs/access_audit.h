@@ -21,15 +21,15 @@ namespace leasefs::fs {
 
 struct AccessEvent {
   sdk::WallTime time{};
-  std::string file{};      // path inside the mount
-  std::string path{};      // backend path
+  std::string file{};  // path inside the mount
+  std::string path{};  // backend path
   std::string lease_id{};
   std::int64_t pid = -1;
   std::string exe{};
   std::int64_t uid = -1;
   std::int64_t gid = -1;
   std::string cgroup{};
-  std::string result{};    // "allowed", "denied", "error"
+  std::string result{};  // "allowed", "denied", "error"
   std::string error{};
 };
 

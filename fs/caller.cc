@@ -1,16 +1,16 @@
 // Caller identity from /proc and allow rules; see caller.h.
 #include "fs/caller.h"
 
-#include <fcntl.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <climits>
 #include <fstream>
 #include <mutex>
-#include <unordered_map>
 #include <sstream>
+#include <unordered_map>
+
+#include <fcntl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 namespace leasefs::fs {
 

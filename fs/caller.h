@@ -5,11 +5,11 @@
 // needs it then refuses.
 #pragma once
 
-#include <sys/types.h>
-
 #include <cstdint>
 #include <string>
 #include <vector>
+
+#include <sys/types.h>
 
 #include "fs/config.h"
 

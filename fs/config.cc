@@ -37,18 +37,28 @@ sdk::Result<const json*> member(const json& object, std::string_view key, json::
     if (required) return sdk::invalid_argument(where + ": " + json_quote(key) + " is required");
     return nullptr;
   }
-  bool ok = it->type() == type ||
-            (type == json::value_t::number_unsigned && it->is_number_integer() &&
-             it->get<std::int64_t>() >= 0);
+  bool ok = it->type() == type || (type == json::value_t::number_unsigned &&
+                                   it->is_number_integer() && it->get<std::int64_t>() >= 0);
   if (!ok) {
     const char* want = "a value of another type";
     switch (type) {
-      case json::value_t::string: want = "a string"; break;
-      case json::value_t::boolean: want = "true or false"; break;
-      case json::value_t::object: want = "an object"; break;
-      case json::value_t::array: want = "an array"; break;
-      case json::value_t::number_unsigned: want = "a non-negative integer"; break;
-      default: break;
+      case json::value_t::string:
+        want = "a string";
+        break;
+      case json::value_t::boolean:
+        want = "true or false";
+        break;
+      case json::value_t::object:
+        want = "an object";
+        break;
+      case json::value_t::array:
+        want = "an array";
+        break;
+      case json::value_t::number_unsigned:
+        want = "a non-negative integer";
+        break;
+      default:
+        break;
     }
     return sdk::invalid_argument(where + ": " + json_quote(key) + " must be " + want);
   }
@@ -73,7 +83,8 @@ sdk::Result<std::optional<std::uint32_t>> id_member(const json& o, std::string_v
   if (!m) return sdk::error(m.error());
   if (*m == nullptr) return std::nullopt;
   auto v = (*m)->get<std::uint64_t>();
-  if (v > 0xFFFFFFFEu) return sdk::invalid_argument(where + ": " + json_quote(key) + " is out of range");
+  if (v > 0xFFFFFFFEu)
+    return sdk::invalid_argument(where + ": " + json_quote(key) + " is out of range");
   return static_cast<std::uint32_t>(v);
 }
 
@@ -132,8 +143,7 @@ sdk::Result<AllowRules> parse_allow(const json& o, const std::string& where_in) 
     if (*m == nullptr) continue;
     for (const auto& v : **m) {
       if (!v.is_string() || v.get<std::string>().empty() || v.get<std::string>()[0] != '/') {
-        return sdk::invalid_argument(where + ": " + json_quote(key) +
-                                     " must hold absolute paths");
+        return sdk::invalid_argument(where + ": " + json_quote(key) + " must hold absolute paths");
       }
       std::string s = v.get<std::string>();
       if (std::string_view(key) == "cgroups") {
@@ -211,7 +221,8 @@ sdk::Result<FileSpec> parse_file(const json& o, std::size_t index, const MountOp
   } else if (*format == "template") {
     f.format = Format::kTemplate;
     if (tmpl->empty()) {
-      return sdk::invalid_argument(where + ": \"template\" is required with \"format\": \"template\"");
+      return sdk::invalid_argument(where +
+                                   ": \"template\" is required with \"format\": \"template\"");
     }
     f.tmpl = *tmpl;
     for (std::size_t open = f.tmpl.find("{{"); open != std::string::npos;
@@ -346,8 +357,7 @@ sdk::Result<MountConfig> parse_mount_config(const json& config) {
     out.server.approle = ar;
   }
   if (out.server.token_file.empty() == !out.server.approle.has_value()) {
-    return sdk::invalid_argument(
-        "server.auth: give exactly one of \"token_file\" or \"approle\"");
+    return sdk::invalid_argument("server.auth: give exactly one of \"token_file\" or \"approle\"");
   }
 
   // mount
@@ -355,10 +365,10 @@ sdk::Result<MountConfig> parse_mount_config(const json& config) {
   if (!mount) return sdk::error(mount.error());
   if (*mount != nullptr) {
     const json& m = **mount;
-    LEASEFS_TRY(check_keys(
-        m, {"allow_other", "uid", "gid", "revoke_on_exit", "spool_file", "static_ttl",
-            "revocation_check"},
-        "mount"));
+    LEASEFS_TRY(check_keys(m,
+                           {"allow_other", "uid", "gid", "revoke_on_exit", "spool_file",
+                            "static_ttl", "revocation_check"},
+                           "mount"));
     auto allow_other = bool_member(m, "allow_other", "mount", false);
     if (!allow_other) return sdk::error(allow_other.error());
     out.mount.allow_other = *allow_other;
@@ -395,8 +405,7 @@ sdk::Result<MountConfig> parse_mount_config(const json& config) {
     if (!f) return sdk::error(f.error());
     if (auto it = seen.find(f->path); it != seen.end()) {
       return sdk::invalid_argument("files[" + std::to_string(i) + "] (" + json_quote(f->path) +
-                                   "): the same path as files[" + std::to_string(it->second) +
-                                   "]");
+                                   "): the same path as files[" + std::to_string(it->second) + "]");
     }
     seen.emplace(f->path, i);
     out.files.push_back(std::move(*f));

@@ -38,8 +38,8 @@ struct FileSpec {
   std::string method{};  // "GET", "POST" or "PUT"
   nlohmann::json args = nlohmann::json::object();  // request body for POST/PUT
   Format format = Format::kField;
-  std::string field{};     // with kField
-  std::string tmpl{};      // with kTemplate
+  std::string field{};  // with kField
+  std::string tmpl{};   // with kTemplate
   std::uint32_t mode = 0400;
   std::uint32_t uid = 0;
   std::uint32_t gid = 0;

@@ -2,15 +2,6 @@
 #define FUSE_USE_VERSION 312
 #include "fs/mount.h"
 
-#include <fuse3/fuse_lowlevel.h>
-#include <signal.h>
-#include <sys/mman.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
-#include <sys/stat.h>
-#include <systemd/sd-daemon.h>
-#include <unistd.h>
-
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -19,7 +10,15 @@
 #include <string>
 #include <vector>
 
+#include <fuse3/fuse_lowlevel.h>
 #include <nlohmann/json.hpp>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
 
 #include "backend/sdk/log.h"
 #include "backend/sdk/secure_buffer.h"
@@ -360,29 +359,45 @@ class MountState {
   void build_tree() {
     nodes_.resize(1);  // ino 0 is unused
     std::uint32_t uid = config_.mount.uid, gid = config_.mount.gid;
-    add_node(Node{.kind = Kind::kDir, .parent = kRootIno, .name = "", .children = {}, .file = 0,
-                  .mode = S_IFDIR | 0755, .uid = uid, .gid = gid});
+    add_node(Node{.kind = Kind::kDir,
+                  .parent = kRootIno,
+                  .name = "",
+                  .children = {},
+                  .file = 0,
+                  .mode = S_IFDIR | 0755,
+                  .uid = uid,
+                  .gid = gid});
     for (std::size_t i = 0; i < config_.files.size(); ++i) {
       const FileSpec& f = config_.files[i];
       fuse_ino_t dir = kRootIno;
       std::size_t start = 0;
       while (true) {
         std::size_t slash = f.path.find('/', start);
-        std::string part = f.path.substr(start, slash == std::string::npos ? std::string::npos
-                                                                            : slash - start);
+        std::string part =
+            f.path.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
         if (slash == std::string::npos) {
-          fuse_ino_t ino = add_node(Node{.kind = Kind::kSecret, .parent = dir, .name = part,
-                                         .children = {}, .file = i, .mode = S_IFREG | f.mode,
-                                         .uid = f.uid, .gid = f.gid});
+          fuse_ino_t ino = add_node(Node{.kind = Kind::kSecret,
+                                         .parent = dir,
+                                         .name = part,
+                                         .children = {},
+                                         .file = i,
+                                         .mode = S_IFREG | f.mode,
+                                         .uid = f.uid,
+                                         .gid = f.gid});
           nodes_[dir].children.emplace(part, ino);
           file_inos_.push_back(ino);
           break;
         }
         auto it = nodes_[dir].children.find(part);
         if (it == nodes_[dir].children.end()) {
-          fuse_ino_t ino = add_node(Node{.kind = Kind::kDir, .parent = dir, .name = part,
-                                         .children = {}, .file = 0, .mode = S_IFDIR | 0755,
-                                         .uid = uid, .gid = gid});
+          fuse_ino_t ino = add_node(Node{.kind = Kind::kDir,
+                                         .parent = dir,
+                                         .name = part,
+                                         .children = {},
+                                         .file = 0,
+                                         .mode = S_IFDIR | 0755,
+                                         .uid = uid,
+                                         .gid = gid});
           nodes_[dir].children.emplace(part, ino);
           dir = ino;
         } else {
@@ -391,16 +406,31 @@ class MountState {
         start = slash + 1;
       }
     }
-    control_ = add_node(Node{.kind = Kind::kControlDir, .parent = kRootIno, .name = ".leasefs",
-                             .children = {}, .file = 0, .mode = S_IFDIR | 0755, .uid = uid,
+    control_ = add_node(Node{.kind = Kind::kControlDir,
+                             .parent = kRootIno,
+                             .name = ".leasefs",
+                             .children = {},
+                             .file = 0,
+                             .mode = S_IFDIR | 0755,
+                             .uid = uid,
                              .gid = gid});
     nodes_[kRootIno].children.emplace(".leasefs", control_);
-    fuse_ino_t status = add_node(Node{.kind = Kind::kStatus, .parent = control_, .name = "status",
-                                      .children = {}, .file = 0, .mode = S_IFREG | 0444,
-                                      .uid = uid, .gid = gid});
+    fuse_ino_t status = add_node(Node{.kind = Kind::kStatus,
+                                      .parent = control_,
+                                      .name = "status",
+                                      .children = {},
+                                      .file = 0,
+                                      .mode = S_IFREG | 0444,
+                                      .uid = uid,
+                                      .gid = gid});
     nodes_[control_].children.emplace("status", status);
-    leases_dir_ = add_node(Node{.kind = Kind::kLeasesDir, .parent = control_, .name = "leases",
-                                .children = {}, .file = 0, .mode = S_IFDIR | 0755, .uid = uid,
+    leases_dir_ = add_node(Node{.kind = Kind::kLeasesDir,
+                                .parent = control_,
+                                .name = "leases",
+                                .children = {},
+                                .file = 0,
+                                .mode = S_IFDIR | 0755,
+                                .uid = uid,
                                 .gid = gid});
     nodes_[control_].children.emplace("leases", leases_dir_);
   }
@@ -555,14 +585,14 @@ class MountState {
     }
     auto identity = [&] {
       return Headers{
-        {"X-Leasefs-Host", header_safe(host_)},
-        {"X-Leasefs-Mount", header_safe(mountpoint_)},
-        {"X-Leasefs-File", header_safe(f.path)},
-        {"X-Leasefs-Caller-Pid", std::to_string(caller.pid)},
-        {"X-Leasefs-Caller-Exe", header_safe(caller.exe)},
-        {"X-Leasefs-Caller-Uid", std::to_string(caller.uid)},
-        {"X-Leasefs-Caller-Gid", std::to_string(caller.gid)},
-        {"X-Leasefs-Caller-Cgroup", header_safe(caller.cgroup)},
+          {"X-Leasefs-Host", header_safe(host_)},
+          {"X-Leasefs-Mount", header_safe(mountpoint_)},
+          {"X-Leasefs-File", header_safe(f.path)},
+          {"X-Leasefs-Caller-Pid", std::to_string(caller.pid)},
+          {"X-Leasefs-Caller-Exe", header_safe(caller.exe)},
+          {"X-Leasefs-Caller-Uid", std::to_string(caller.uid)},
+          {"X-Leasefs-Caller-Gid", std::to_string(caller.gid)},
+          {"X-Leasefs-Caller-Cgroup", header_safe(caller.cgroup)},
       };
     };
     auto opened = source_->open(index, std::function<Headers()>(identity));
@@ -610,7 +640,9 @@ class MountState {
   std::atomic<std::uint64_t> opens_allowed_{0}, opens_denied_{0}, opens_failed_{0};
 };
 
-MountState* state(fuse_req_t req) { return static_cast<MountState*>(fuse_req_userdata(req)); }
+MountState* state(fuse_req_t req) {
+  return static_cast<MountState*>(fuse_req_userdata(req));
+}
 
 fuse_lowlevel_ops make_ops() {
   fuse_lowlevel_ops ops{};
@@ -707,8 +739,8 @@ int run_mount(const MountConfig& config, const RunOptions& options) {
     fuse_session_destroy(se);
     return kMountAuth;
   }
-  sdk::log_info(kLog, "mounted " + std::to_string(config.files.size()) + " files at " +
-                          mountpoint + " from " + config.server.address);
+  sdk::log_info(kLog, "mounted " + std::to_string(config.files.size()) + " files at " + mountpoint +
+                          " from " + config.server.address);
   sd_notify(0, "READY=1\nSTATUS=mounted");
 
   fuse_loop_config* loop = fuse_loop_cfg_create();

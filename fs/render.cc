@@ -26,8 +26,8 @@ bool env_key_ok(const std::string& key) {
 std::string env_value(const std::string& v) {
   bool plain = !v.empty();
   for (unsigned char c : v) {
-    if (std::isalnum(c) == 0 && std::string_view("_-./:@+,=%").find(static_cast<char>(c)) ==
-                                    std::string_view::npos) {
+    if (std::isalnum(c) == 0 &&
+        std::string_view("_-./:@+,=%").find(static_cast<char>(c)) == std::string_view::npos) {
       plain = false;
       break;
     }
@@ -36,12 +36,23 @@ std::string env_value(const std::string& v) {
   std::string out = "\"";
   for (char c : v) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '$': out += "\\$"; break;
-      case '`': out += "\\`"; break;
-      case '\n': out += "\\n"; break;
-      default: out += c;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '$':
+        out += "\\$";
+        break;
+      case '`':
+        out += "\\`";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      default:
+        out += c;
     }
   }
   out += '"';

@@ -62,13 +62,15 @@ std::string LeaseRecord::display_id() const {
   return {};
 }
 
-SecretSource::SecretSource(const MountConfig& config, VaultClient& client,
-                           const sdk::Clock& clock, Listener listener)
+SecretSource::SecretSource(const MountConfig& config, VaultClient& client, const sdk::Clock& clock,
+                           Listener listener)
     : config_(config), client_(client), clock_(clock), listener_(std::move(listener)) {
   for (const auto& f : config_.files) keys_.push_back(f.source_key());
 }
 
-SecretSource::~SecretSource() { shutdown(false); }
+SecretSource::~SecretSource() {
+  shutdown(false);
+}
 
 void SecretSource::start() {
   keeper_ = std::thread([this] { keeper_loop(); });
@@ -78,9 +80,8 @@ bool SecretSource::usable(const LeaseRecord& r, steady_clock::time_point now) co
   return !r.ended && now < r.expires;
 }
 
-sdk::Result<std::shared_ptr<LeaseRecord>> SecretSource::fetch_record(std::size_t index,
-                                                                     bool per_open,
-                                                                     const std::function<Headers()>& identity) {
+sdk::Result<std::shared_ptr<LeaseRecord>> SecretSource::fetch_record(
+    std::size_t index, bool per_open, const std::function<Headers()>& identity) {
   const FileSpec& spec = config_.files[index];
   auto fetched = client_.fetch(spec.method, spec.secret, spec.args, identity());
   if (!fetched) {
@@ -104,8 +105,8 @@ sdk::Result<std::shared_ptr<LeaseRecord>> SecretSource::fetch_record(std::size_t
   r->auth_token = std::move(fetched->auth_token);
   for (std::size_t i = 0; i < config_.files.size(); ++i) {
     const FileSpec& other = config_.files[i];
-    bool wanted = per_open ? i == index
-                           : other.share == Share::kShared && keys_[i] == r->source_key;
+    bool wanted =
+        per_open ? i == index : other.share == Share::kShared && keys_[i] == r->source_key;
     if (!wanted) continue;
     auto bytes = render_file(other, *payload);
     if (bytes) {
@@ -230,7 +231,8 @@ LeaseView SecretSource::view_locked(const LeaseRecord& r) const {
   v.source = r.source;
   v.per_open = r.per_open;
   auto left = r.expires - clock_.steady_now();
-  v.ttl_left = std::max<std::int64_t>(0, std::chrono::duration_cast<std::chrono::seconds>(left).count());
+  v.ttl_left =
+      std::max<std::int64_t>(0, std::chrono::duration_cast<std::chrono::seconds>(left).count());
   v.ttl = r.ttl;
   v.renewable = r.renewable;
   v.expires = r.expires_wall;
@@ -287,9 +289,9 @@ void SecretSource::renew(const std::shared_ptr<LeaseRecord>& r) {
       return;
     }
   }
-  sdk::Result<Renewed> result =
-      !r->lease_id.empty() ? client_.renew_lease(r->lease_id, increment)
-                           : client_.renew_token(r->auth_token, increment);
+  sdk::Result<Renewed> result = !r->lease_id.empty()
+                                    ? client_.renew_lease(r->lease_id, increment)
+                                    : client_.renew_token(r->auth_token, increment);
   std::lock_guard lock(mu_);
   if (r->ended) return;
   auto now = clock_.steady_now();
@@ -342,8 +344,10 @@ void SecretSource::keeper_loop() {
       lock.unlock();
       if (revoke) {
         sdk::Result<void> done{};
-        if (!r->lease_id.empty()) done = client_.revoke_lease(r->lease_id);
-        else if (!r->auth_token.empty()) done = client_.revoke_token(r->auth_token);
+        if (!r->lease_id.empty())
+          done = client_.revoke_lease(r->lease_id);
+        else if (!r->auth_token.empty())
+          done = client_.revoke_token(r->auth_token);
         if (!done) sdk::log_warn(kLog, "revoking " + view.lease_id + ": " + done.error().message());
         std::lock_guard count(mu_);
         if (done) ++counters_.revoked;
@@ -405,8 +409,10 @@ void SecretSource::shutdown(bool revoke) {
   for (const auto& r : pending) {
     if (r->revoke_wanted) {
       sdk::Result<void> done{};
-      if (!r->lease_id.empty()) done = client_.revoke_lease(r->lease_id);
-      else if (!r->auth_token.empty()) done = client_.revoke_token(r->auth_token);
+      if (!r->lease_id.empty())
+        done = client_.revoke_lease(r->lease_id);
+      else if (!r->auth_token.empty())
+        done = client_.revoke_token(r->auth_token);
       if (!done) {
         sdk::log_warn(kLog, "revoking " + r->display_id() + ": " + done.error().message());
       } else if (!r->lease_id.empty() || !r->auth_token.empty()) {

@@ -60,12 +60,12 @@ class Content {
 
 // One backend response and its lease.
 struct LeaseRecord {
-  std::uint64_t serial = 0;   // local, unique per mount
-  std::string source{};       // backend path
+  std::uint64_t serial = 0;  // local, unique per mount
+  std::string source{};      // backend path
   std::string source_key{};
   bool per_open = false;
-  std::string lease_id{};     // the server's, "" for static secrets and tokens
-  std::string accessor{};     // for token leases
+  std::string lease_id{};  // the server's, "" for static secrets and tokens
+  std::string accessor{};  // for token leases
   sdk::SecureBuffer auth_token{};
   std::map<std::size_t, std::shared_ptr<Content>> contents{};  // file index -> bytes
   std::map<std::size_t, sdk::Status> render_errors{};
@@ -141,8 +141,8 @@ class SecretSource {
   void shutdown(bool revoke);
 
   struct Counters {
-    std::uint64_t fetches = 0, fetch_errors = 0, renewals = 0, renewal_errors = 0,
-                  expired = 0, revoked = 0, revoked_on_server = 0;
+    std::uint64_t fetches = 0, fetch_errors = 0, renewals = 0, renewal_errors = 0, expired = 0,
+                  revoked = 0, revoked_on_server = 0;
   };
   Counters counters() const;
 

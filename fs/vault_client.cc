@@ -17,14 +17,22 @@ constexpr std::string_view kLog = "mount.client";
 
 sdk::Code code_for_http(int status) {
   switch (status) {
-    case 400: return sdk::Code::kInvalidArgument;
-    case 403: return sdk::Code::kPermissionDenied;
-    case 404: return sdk::Code::kNotFound;
-    case 405: return sdk::Code::kUnsupported;
-    case 413: return sdk::Code::kTooLarge;
-    case 429: return sdk::Code::kResourceExhausted;
-    case 503: return sdk::Code::kUnavailable;
-    default: return status >= 500 ? sdk::Code::kInternal : sdk::Code::kInvalidArgument;
+    case 400:
+      return sdk::Code::kInvalidArgument;
+    case 403:
+      return sdk::Code::kPermissionDenied;
+    case 404:
+      return sdk::Code::kNotFound;
+    case 405:
+      return sdk::Code::kUnsupported;
+    case 413:
+      return sdk::Code::kTooLarge;
+    case 429:
+      return sdk::Code::kResourceExhausted;
+    case 503:
+      return sdk::Code::kUnavailable;
+    default:
+      return status >= 500 ? sdk::Code::kInternal : sdk::Code::kInvalidArgument;
   }
 }
 
@@ -58,7 +66,8 @@ sdk::Result<std::string> read_trimmed(const std::string& file) {
 }
 
 std::chrono::seconds seconds_of(const json& v) {
-  if (v.is_number_integer()) return std::chrono::seconds(std::max<std::int64_t>(0, v.get<std::int64_t>()));
+  if (v.is_number_integer())
+    return std::chrono::seconds(std::max<std::int64_t>(0, v.get<std::int64_t>()));
   if (v.is_number()) return std::chrono::seconds(static_cast<std::int64_t>(v.get<double>()));
   return std::chrono::seconds(0);
 }
@@ -159,15 +168,16 @@ sdk::Result<void> VaultClient::authenticate() {
   if (!secret_id) return sdk::error(secret_id.error().with_context("approle"));
   json body = {{"role_id", *role_id}, {"secret_id", *secret_id}};
   sdk::wipe(secret_id->data(), secret_id->size());
-  auto r = client_->request("POST", "/v1/auth/" + spec_.approle_mount + "/login",
-                            body.dump(), "", {});
+  auto r =
+      client_->request("POST", "/v1/auth/" + spec_.approle_mount + "/login", body.dump(), "", {});
   body["secret_id"] = "";
   if (!r) {
     reachable_ = false;
     return sdk::error(r.error());
   }
   reachable_ = true;
-  if (r->status != 200) return sdk::error(http_error(r->status, r->body).with_context("approle login"));
+  if (r->status != 200)
+    return sdk::error(http_error(r->status, r->body).with_context("approle login"));
   json parsed = json::parse(r->body, nullptr, false);
   sdk::wipe(r->body.data(), r->body.size());
   if (!parsed.is_object() || !parsed["auth"].is_object() ||
@@ -382,10 +392,9 @@ ClientHealth VaultClient::health() const {
   } else if (token_expires_ == std::chrono::steady_clock::time_point{}) {
     h.token_ttl = 0;
   } else {
-    h.token_ttl = std::max<std::int64_t>(
-        0, std::chrono::duration_cast<std::chrono::seconds>(token_expires_ -
-                                                            std::chrono::steady_clock::now())
-               .count());
+    h.token_ttl = std::max<std::int64_t>(0, std::chrono::duration_cast<std::chrono::seconds>(
+                                                token_expires_ - std::chrono::steady_clock::now())
+                                                .count());
   }
   return h;
 }

@@ -6,6 +6,8 @@
 // never contain tokens or secret values.
 #pragma once
 
+#include <utility>
+
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -13,7 +15,6 @@
 #include <mutex>
 #include <string>
 #include <thread>
-#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -47,9 +48,9 @@ struct Renewed {
 };
 
 struct ClientHealth {
-  bool reachable = false;          // the last call got an HTTP answer
-  std::string last_error{};        // of the last failed call
-  std::int64_t token_ttl = -1;     // seconds left on the mount's token; 0 = no expiry; -1 unknown
+  bool reachable = false;       // the last call got an HTTP answer
+  std::string last_error{};     // of the last failed call
+  std::int64_t token_ttl = -1;  // seconds left on the mount's token; 0 = no expiry; -1 unknown
   bool token_renewable = false;
 };
 

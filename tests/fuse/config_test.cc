@@ -1,11 +1,12 @@
 // Mount configuration parsing and file rendering (no mount, no server).
-#include <gtest/gtest.h>
-#include <unistd.h>
+#include "fs/config.h"
 
 #include <thread>
 
+#include <gtest/gtest.h>
+#include <unistd.h>
+
 #include "fs/caller.h"
-#include "fs/config.h"
 #include "fs/render.h"
 
 namespace leasefs::fs {
@@ -187,7 +188,11 @@ TEST(RenderTest, Formats) {
 }
 
 TEST(AllowRulesTest, EveryNonEmptyListMustMatch) {
-  Caller c{.pid = 10, .uid = 1000, .gid = 100, .groups = {2000}, .exe = "/usr/bin/cat",
+  Caller c{.pid = 10,
+           .uid = 1000,
+           .gid = 100,
+           .groups = {2000},
+           .exe = "/usr/bin/cat",
            .cgroup = "/system.slice/app.service"};
   EXPECT_EQ(check_allow({}, c), "");
   EXPECT_EQ(check_allow({.uids = {1000}, .gids = {}, .exe = {}, .cgroups = {}}, c), "");

@@ -1,16 +1,16 @@
 // A leasefs mount daemon for tests; see mount_fixture.h.
 #include "tests/fuse/mount_fixture.h"
 
+#include <fstream>
+#include <sstream>
+#include <thread>
+
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <fstream>
-#include <sstream>
-#include <thread>
 
 namespace leasefs::testing {
 
@@ -102,7 +102,9 @@ MountProcess::~MountProcess() {
   force_cleanup();
 }
 
-std::string MountProcess::log() const { return read_file(log_file_); }
+std::string MountProcess::log() const {
+  return read_file(log_file_);
+}
 
 bool MountProcess::running() {
   if (reaped_ || pid_ <= 0) return false;

@@ -6,8 +6,6 @@
 // (fusermount3 -uz, then umount -l), so no test leaves a mount or process behind.
 #pragma once
 
-#include <sys/types.h>
-
 #include <chrono>
 #include <expected>
 #include <memory>
@@ -15,6 +13,7 @@
 #include <vector>
 
 #include <nlohmann/json.hpp>
+#include <sys/types.h>
 
 #include "tests/support/process.h"
 

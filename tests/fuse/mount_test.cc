@@ -1,20 +1,19 @@
 // The mount, observed through the filesystem with ordinary tools (cat, stat, ls,
 // getfattr, setpriv, unshare) against a real `leasefs server -dev` on port 0. Every test
 // mounts in its own temporary directory; the fixture unmounts on every path.
-#include <gtest/gtest.h>
-
-#include <signal.h>
-#include <unistd.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
-
 #include <cstdio>
 #include <fstream>
 #include <set>
 #include <sstream>
 #include <thread>
+
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include "tests/fuse/mount_fixture.h"
 #include "tests/support/server_fixture.h"
@@ -87,8 +86,8 @@ class MountTest : public ::testing::Test {
   }
 
   std::string xattr(const std::string& file, const std::string& name) {
-    auto r = run({"/usr/bin/getfattr", "--only-values", "-n", "user.leasefs." + name,
-                  mount_->path(file)});
+    auto r = run(
+        {"/usr/bin/getfattr", "--only-values", "-n", "user.leasefs." + name, mount_->path(file)});
     return r.exit_code == 0 ? r.out : "";
   }
 
@@ -145,26 +144,27 @@ TEST_F(MountTest, CertificateAndKeyComeFromOneLease) {
   auto root = api_->call("POST", "pki/root/generate/internal",
                          {{"common_name", "Test Root"}, {"ttl", "24h"}}, root_);
   ASSERT_EQ(root.status, 200) << root.describe();
-  ASSERT_EQ(api_->call("POST", "pki/roles/web",
-                       {{"allowed_domains", "internal"}, {"allow_subdomains", true},
-                        {"max_ttl", "2h"}},
-                       root_)
-                    .status / 100,
-            2);
+  ASSERT_EQ(
+      api_->call("POST", "pki/roles/web",
+                 {{"allowed_domains", "internal"}, {"allow_subdomains", true}, {"max_ttl", "2h"}},
+                 root_)
+              .status /
+          100,
+      2);
   mount(json::parse(R"([
     {"path": "tls/cert.pem", "secret": "pki/issue/web", "method": "POST",
      "args": {"common_name": "web.internal", "ttl": "1h"}, "field": "certificate"},
     {"path": "tls/key.pem", "secret": "pki/issue/web", "method": "POST",
      "args": {"common_name": "web.internal", "ttl": "1h"}, "field": "private_key"}
   ])"));
-  auto cert_key = run({"/usr/bin/openssl", "x509", "-noout", "-pubkey", "-in",
-                       mount_->path("tls/cert.pem")});
+  auto cert_key =
+      run({"/usr/bin/openssl", "x509", "-noout", "-pubkey", "-in", mount_->path("tls/cert.pem")});
   auto key = run({"/usr/bin/openssl", "pkey", "-pubout", "-in", mount_->path("tls/key.pem")});
   ASSERT_EQ(cert_key.exit_code, 0) << cert_key.err;
   ASSERT_EQ(key.exit_code, 0) << key.err;
   EXPECT_EQ(cert_key.out, key.out);
-  auto subject = run({"/usr/bin/openssl", "x509", "-noout", "-subject", "-in",
-                      mount_->path("tls/cert.pem")});
+  auto subject =
+      run({"/usr/bin/openssl", "x509", "-noout", "-subject", "-in", mount_->path("tls/cert.pem")});
   EXPECT_NE(subject.out.find("web.internal"), std::string::npos) << subject.out;
   EXPECT_EQ(status_field("backend", "fetches"), "1");
   // Both files name the same lease.
@@ -176,9 +176,9 @@ TEST_F(MountTest, MissingFieldIsEioUntilTheSecretHasIt) {
   auto missing = cat("later");
   EXPECT_NE(missing.err.find("Input/output error"), std::string::npos) << missing.err;
   EXPECT_EQ(mount_->log().find("k-123"), std::string::npos);  // no secret values in the log
-  ASSERT_EQ(api_->call("POST", "secret/data/app", {{"data", {{"added_later", "now"}}}}, root_)
-                .status,
-            200);
+  ASSERT_EQ(
+      api_->call("POST", "secret/data/app", {{"data", {{"added_later", "now"}}}}, root_).status,
+      200);
   EXPECT_TRUE(eventually([&] { return cat("later").out == "now"; }));
 }
 
@@ -192,8 +192,8 @@ TEST_F(MountTest, ListingAndStatNeverTalkToTheServer) {
   EXPECT_EQ(ls.exit_code, 0) << ls.err;
   EXPECT_NE(ls.out.find("api_key"), std::string::npos);
   EXPECT_NE(ls.out.find("token"), std::string::npos);
-  run({"/usr/bin/stat", mount_->path("app/api_key"), mount_->path("gen/token"),
-       mount_->path("app"), mount_->path("nope")});
+  run({"/usr/bin/stat", mount_->path("app/api_key"), mount_->path("gen/token"), mount_->path("app"),
+       mount_->path("nope")});
   run({"/usr/bin/find", mount_->mountpoint(), "-type", "f"});
   EXPECT_EQ(status_field("backend", "fetches"), "0");
   EXPECT_EQ(status_field("opens", "allowed"), "0");
@@ -220,8 +220,7 @@ TEST_F(MountTest, SharedFilesShareOneLeasePerOpenFilesGetTheirOwn) {
   auto lookup = api_->call("GET", "auth/token/lookup-self", nullptr, a);
   ASSERT_EQ(lookup.status, 200) << lookup.describe();
   EXPECT_EQ(lookup.json["data"]["accessor"], cat("shared/accessor").out);
-  EXPECT_EQ(xattr("shared/token", "lease_id"),
-            "auth/token/accessor/" + cat("shared/accessor").out);
+  EXPECT_EQ(xattr("shared/token", "lease_id"), "auth/token/accessor/" + cat("shared/accessor").out);
   EXPECT_EQ(xattr("shared/token", "source"), "auth/token/create");
   EXPECT_EQ(xattr("shared/token", "renewable"), "true");
 
@@ -269,9 +268,10 @@ TEST_F(MountTest, LeaseRevokedOnTheServerTakesItsContent) {
   std::string first = cat("t").out;
   std::string accessor = cat("a").out;
   ASSERT_TRUE(token_valid(first));
-  ASSERT_EQ(api_->call("POST", "auth/token/revoke-accessor", {{"accessor", accessor}}, root_)
-                    .status / 100,
-            2);
+  ASSERT_EQ(
+      api_->call("POST", "auth/token/revoke-accessor", {{"accessor", accessor}}, root_).status /
+          100,
+      2);
   EXPECT_TRUE(eventually([&] { return xattr("t", "lease_id").empty(); }));
   EXPECT_EQ(status_field("backend", "revoked_on_server"), "1");
   std::string second = cat("t").out;
@@ -457,8 +457,8 @@ TEST_F(MountTest, ContainerViewThroughABindMountInAnotherNamespace) {
   std::string target = dir_ / "container";
   ::mkdir(target.c_str(), 0755);
   auto r = run({"/usr/bin/unshare", "-m", "/bin/sh", "-c",
-                "mount --bind " + mount_->mountpoint() + " " + target + " && mount -o remount,bind,ro " +
-                    target + " && cat " + target + "/k"});
+                "mount --bind " + mount_->mountpoint() + " " + target +
+                    " && mount -o remount,bind,ro " + target + " && cat " + target + "/k"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "k-123");
 }
@@ -480,9 +480,9 @@ TEST_F(MountTest, SigtermUnmountsAndRevokesOnExit) {
 
 TEST_F(MountTest, RenewsItsOwnShortLivedToken) {
   // The mount's token lives 3 s unless renewed; the daemon renews it (renew-self).
-  auto created = api_->call("POST", "auth/token/create",
-                            {{"ttl", "3s"}, {"explicit_max_ttl", "1h"}, {"policies", {"root"}}},
-                            root_);
+  auto created =
+      api_->call("POST", "auth/token/create",
+                 {{"ttl", "3s"}, {"explicit_max_ttl", "1h"}, {"policies", {"root"}}}, root_);
   ASSERT_EQ(created.status, 200) << created.describe();
   std::string short_token = created.json["auth"]["client_token"];
   std::ofstream(token_file_, std::ios::trunc) << short_token << "\n";
@@ -515,11 +515,16 @@ TEST_F(MountTest, RereadsARotatedTokenFileWhenTheOldTokenDies) {
 
 TEST_F(MountTest, AppRoleLogin) {
   ASSERT_EQ(api_->call("POST", "sys/auth/approle", {{"type", "approle"}}, root_).status / 100, 2);
-  ASSERT_EQ(api_->call("POST", "sys/policies/acl/app",
-                       {{"policy", "path \"secret/data/app\" { capabilities = [\"read\"] }"}},
-                       root_).status / 100, 2);
-  ASSERT_EQ(api_->call("POST", "auth/approle/role/web", {{"token_policies", {"app"}}}, root_)
-                    .status / 100, 2);
+  ASSERT_EQ(
+      api_->call("POST", "sys/policies/acl/app",
+                 {{"policy", "path \"secret/data/app\" { capabilities = [\"read\"] }"}}, root_)
+              .status /
+          100,
+      2);
+  ASSERT_EQ(
+      api_->call("POST", "auth/approle/role/web", {{"token_policies", {"app"}}}, root_).status /
+          100,
+      2);
   auto role_id = api_->call("GET", "auth/approle/role/web/role-id", nullptr, root_);
   auto secret_id = api_->call("POST", "auth/approle/role/web/secret-id", nullptr, root_);
   ASSERT_EQ(role_id.status, 200) << role_id.describe();
@@ -530,8 +535,8 @@ TEST_F(MountTest, AppRoleLogin) {
     {"path": "a", "secret": "secret/data/app", "field": "api_key"},
     {"path": "forbidden", "secret": "secret/data/other", "field": "v"}
   ])"));
-  c["server"]["auth"] = {{"approle", {{"role_id_file", dir_ / "role_id"},
-                                      {"secret_id_file", dir_ / "secret_id"}}}};
+  c["server"]["auth"] = {
+      {"approle", {{"role_id_file", dir_ / "role_id"}, {"secret_id_file", dir_ / "secret_id"}}}};
   auto m = MountProcess::start(c, dir_.path());
   ASSERT_TRUE(m) << m.error();
   mount_ = std::move(*m);
@@ -582,7 +587,8 @@ TEST_F(MountTest, TellsSystemdItIsReadyOnceMounted) {
 }
 
 TEST_F(MountTest, ConfigErrorsStopBeforeMounting) {
-  json bad = config(json::parse(R"([{"path": "../x", "secret": "secret/data/app", "field": "a"}])"));
+  json bad =
+      config(json::parse(R"([{"path": "../x", "secret": "secret/data/app", "field": "a"}])"));
   auto m = MountProcess::start(bad, dir_.path(), 10s);
   ASSERT_FALSE(m);
   EXPECT_NE(m.error().find("code 3"), std::string::npos) << m.error();
