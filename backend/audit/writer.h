@@ -46,6 +46,7 @@ class Completion {
  private:
   std::mutex mu_;
   std::condition_variable cv_;
+  std::atomic<bool> settled_{false};  // recorded somewhere, or every device reported
   int pending_;
   int recorded_ = 0;
   std::string failures_;
