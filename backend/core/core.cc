@@ -636,13 +636,21 @@ sdk::Result<CoreResponse> Core::run_pipeline(CoreRequest& req, AuditTrail& trail
     last_use = *used;
   }
 
-  auto response = mount->backend->handle(sreq);
-
-  if (last_use) {
-    if (auto revoked = tokens_->revoke_tree(token->id_hash); !revoked) {
-      sdk::log_error("core", "revoking a used-up token failed: " + revoked.error().message());
+  // A token on its last use is revoked once the request is done — after any lease the
+  // request created is registered under it, so (as in Vault) that lease goes with it.
+  struct RevokeWhenDone {
+    auth::TokenStore* tokens = nullptr;
+    std::string id_hash{};
+    ~RevokeWhenDone() {
+      if (tokens == nullptr) return;
+      if (auto revoked = tokens->revoke_tree(id_hash); !revoked) {
+        sdk::log_error("core", "revoking a used-up token failed: " + revoked.error().message());
+      }
     }
-  }
+  } revoke_when_done{.tokens = last_use ? tokens_.get() : nullptr,
+                     .id_hash = last_use ? token->id_hash : std::string()};
+
+  auto response = mount->backend->handle(sreq);
   if (!response) return sdk::error(response.error());
 
   CoreResponse out;
