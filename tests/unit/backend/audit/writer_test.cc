@@ -129,9 +129,11 @@ TEST(WriterTest, QueueIsBounded) {
       ++refused;
     }
   }
-  // One in the blocked write, two queued; the rest are refused at once.
-  EXPECT_LE(accepted, 3);
-  EXPECT_GE(refused, 2);
+  // The blocked write holds what the thread took in one batch (at most the two the
+  // queue can hold, if both arrived before it woke), two more wait queued; the rest
+  // are refused at once.
+  EXPECT_LE(accepted, 4);
+  EXPECT_GE(refused, 1);
   control->release();
   (*writer)->stop();
 }
