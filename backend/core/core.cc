@@ -768,6 +768,7 @@ sdk::Result<void> Core::audit_request(AuditTrail& trail, const CoreRequest& req,
   a.mount_accessor = mount.entry.accessor;
   a.client_token = req.client_token;
   a.data = sreq.data;
+  a.headers = req.audit_headers;
   a.remote_address = req.remote_address;
   if (auto colon = a.remote_address.rfind(':');
       colon != std::string::npos && a.remote_address.find(']') == std::string::npos &&

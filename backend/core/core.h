@@ -56,6 +56,9 @@ struct CoreRequest {
   nlohmann::json data = nlohmann::json::object();
   std::string client_token{};
   std::string remote_address{};
+  // Request headers the audit log records as they are: leasefs's own X-Leasefs-*
+  // (a mount's caller identity: pid, exe, uid, gid, cgroup, file, host, mount).
+  std::map<std::string, std::vector<std::string>> audit_headers{};
 };
 
 // What the HTTP layer needs to write Vault's envelope.

@@ -215,6 +215,12 @@ HttpResponse ApiHandler::dispatch(HttpRequest& req, std::string& path_class) {
   creq.method = method;
   creq.path = path;
   creq.client_token = client_token(req);
+  for (const auto& [name, value] : req.headers) {
+    // A mount's caller identity (fs/), recorded in the request's audit entry.
+    if (name.starts_with("x-leasefs-") && creq.audit_headers.size() < 16 && value.size() <= 4096) {
+      creq.audit_headers[name].push_back(value);
+    }
+  }
   creq.remote_address = req.remote_address;
 
   if (method == "GET" || method == "LIST" || method == "HEAD") {

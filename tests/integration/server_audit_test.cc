@@ -168,6 +168,27 @@ TEST_F(ServerAuditTest, AccessEventsAreAuditedAsAccessEntries) {
   EXPECT_EQ(bad.status, 400) << bad.describe();
 }
 
+TEST_F(ServerAuditTest, MountCallerHeadersAreInTheRequestEntry) {
+  const std::string log = dir_ / "audit.log";
+  enable_file("file", log);
+  Reply r = s_.api->raw("GET", "/v1/secret/data/none", {}, s_.root_token,
+                        {{"X-Leasefs-Caller-Pid", "31337"}, {"X-Leasefs-Caller-Exe", "/usr/bin/cat"},
+                         {"X-Other", "not-audited"}});
+  EXPECT_EQ(r.status, 404) << r.describe();
+  bool found = false;
+  for (const std::string& line : lines_of(read_file(log))) {
+    json entry = json::parse(line.substr(line.find('{')), nullptr, false);
+    if (entry.value("type", "") != "request") continue;
+    const json& headers = entry["request"]["headers"];
+    if (!headers.is_object() || !headers.contains("x-leasefs-caller-pid")) continue;
+    found = true;
+    EXPECT_EQ(headers["x-leasefs-caller-pid"], json::array({"31337"})) << line;
+    EXPECT_EQ(headers["x-leasefs-caller-exe"], json::array({"/usr/bin/cat"})) << line;
+    EXPECT_FALSE(headers.contains("x-other")) << line;
+  }
+  EXPECT_TRUE(found) << read_file(log);
+}
+
 TEST_F(ServerAuditTest, WithTheOnlyDeviceFailingRequestsGet500AndChangeNothing) {
   // /dev/full takes the open and fails every write (ENOSPC).
   enable_file("full", "/dev/full", {{"mode", "0000"}});
