@@ -176,6 +176,17 @@ struct DeviceWriter::State {
     last_sync = steady_clock::now();
   }
 
+  // Moves queued entries into `batch`, up to kMaxBatchBytes (at least one). mu held.
+  void take_batch_locked(std::vector<Item>& batch) {
+    std::size_t bytes = 0;
+    while (!queue.empty() && (batch.empty() || bytes + queue.front().bytes <= kMaxBatchBytes)) {
+      bytes += queue.front().bytes;
+      queued_bytes -= queue.front().bytes;
+      batch.push_back(std::move(queue.front()));
+      queue.pop_front();
+    }
+  }
+
   // `may_sync`: false when a submitting thread writes (the writer thread does the
   // interval fdatasync, so a request never waits for one).
   void write_batch(std::vector<Item>& batch, bool may_sync = true) {
@@ -335,13 +346,7 @@ void DeviceWriter::run(std::shared_ptr<State> state) {
       continue;
     }
     std::vector<State::Item> batch;
-    std::size_t bytes = 0;
-    while (!s.queue.empty() && (batch.empty() || bytes + s.queue.front().bytes <= kMaxBatchBytes)) {
-      bytes += s.queue.front().bytes;
-      s.queued_bytes -= s.queue.front().bytes;
-      batch.push_back(std::move(s.queue.front()));
-      s.queue.pop_front();
-    }
+    s.take_batch_locked(batch);
     lock.unlock();
     s.write_batch(batch);
     batch.clear();
@@ -410,13 +415,7 @@ sdk::Result<void> DeviceWriter::submit(std::vector<std::string> bodies, SteadyTi
        round < 4 && !s.queue.empty() && !s.stopping && s.reopen_requested == s.reopen_done;
        ++round) {
     batch.clear();
-    std::size_t taken = 0;
-    while (!s.queue.empty() && (batch.empty() || taken + s.queue.front().bytes <= kMaxBatchBytes)) {
-      taken += s.queue.front().bytes;
-      s.queued_bytes -= s.queue.front().bytes;
-      batch.push_back(std::move(s.queue.front()));
-      s.queue.pop_front();
-    }
+    s.take_batch_locked(batch);
     lock.unlock();
     s.write_batch(batch, /*may_sync=*/false);
     lock.lock();

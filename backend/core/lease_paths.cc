@@ -4,6 +4,7 @@
 // defaults as Vault's (reference/vault-api.md section 5): revocations are synchronous
 // unless the body says "sync": false; revoke-prefix and revoke-force need sudo (the
 // system backend's root paths).
+#include <charconv>
 #include <string>
 
 #include "backend/core/core.h"
@@ -61,8 +62,7 @@ Result<Response> lookup(Core& core, const FieldData& d) {
   return Response::with_data({{"id", l.id},
                               {"issue_time", sdk::rfc3339(l.issue_time)},
                               {"expire_time", time_or_null(l.expire_time)},
-                              {"last_renewal_time", l.last_renewal ? json(sdk::rfc3339(*l.last_renewal))
-                                                                   : json(nullptr)},
+                              {"last_renewal_time", time_or_null(l.last_renewal.value_or(sdk::WallTime{}))},
                               {"renewable", l.renewable},
                               {"ttl", sdk::whole_seconds(l.ttl)}});
 }
@@ -147,17 +147,12 @@ Result<Response> irrevocable(Core& core, const FieldData& d) {
   if (text == "none") {
     limit = 0;
   } else if (!text.empty()) {
-    std::size_t used = 0;
-    unsigned long long n = 0;
-    try {
-      n = std::stoull(text, &used);
-    } catch (...) {
-      used = 0;
-    }
-    if (used != text.size() || n == 0) {
+    std::size_t n = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+    if (ec != std::errc() || end != text.data() + text.size() || n == 0) {
       return sdk::invalid_argument("invalid 'limit' parameter \"" + text + "\": want a positive number or \"none\"");
     }
-    limit = static_cast<std::size_t>(n);
+    limit = n;
   }
   auto listed = core.expiration().list_irrevocable(limit);
   if (!listed) return sdk::error(listed.error());
