@@ -165,7 +165,7 @@ sdk::Result<FileSpec> parse_file(const json& o, std::size_t index, const MountOp
   }
   LEASEFS_TRY(check_keys(o,
                          {"path", "secret", "field", "format", "template", "mode", "uid", "gid",
-                          "method", "args", "share", "allow"},
+                          "method", "args", "share", "allow", "generate_key"},
                          where));
   FileSpec f;
   auto path = string_member(o, "path", where, true);
@@ -200,6 +200,24 @@ sdk::Result<FileSpec> parse_file(const json& o, std::size_t index, const MountOp
       return sdk::invalid_argument(where + ": \"args\" need \"method\": \"POST\" or \"PUT\"");
     }
     f.args = *a;
+  }
+  auto generate = string_member(o, "generate_key", where, false);
+  if (!generate) return sdk::error(generate.error());
+  if (!generate->empty()) {
+    if (*generate != "ed25519") {
+      return sdk::invalid_argument(where + ": \"generate_key\" must be \"ed25519\", not " +
+                                   json_quote(*generate));
+    }
+    if (f.method == "GET") {
+      return sdk::invalid_argument(where +
+                                   ": \"generate_key\" needs \"method\": \"POST\" or \"PUT\"");
+    }
+    if (f.args.contains("public_key")) {
+      return sdk::invalid_argument(
+          where + ": \"args\" must not hold \"public_key\" with \"generate_key\" (the daemon "
+                  "sends the public half of the key it generates)");
+    }
+    f.generate_key = *generate;
   }
 
   auto field = string_member(o, "field", where, false);
@@ -276,7 +294,7 @@ sdk::Result<FileSpec> parse_file(const json& o, std::size_t index, const MountOp
 }  // namespace
 
 std::string FileSpec::source_key() const {
-  return method + " " + secret + " " + args.dump();
+  return method + " " + secret + " " + args.dump() + " " + generate_key;
 }
 
 sdk::Result<std::string> normalize_mount_path(std::string_view path) {

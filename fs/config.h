@@ -37,6 +37,10 @@ struct FileSpec {
   std::string secret{};  // backend path: "secret/data/app"
   std::string method{};  // "GET", "POST" or "PUT"
   nlohmann::json args = nlohmann::json::object();  // request body for POST/PUT
+  // "ed25519": each fetch generates a key pair, sends its public half as
+  // args.public_key (ssh/sign/:role) and adds `private_key` (OpenSSH format) and
+  // `public_key` to what the files render from. "" (default): no key.
+  std::string generate_key{};
   Format format = Format::kField;
   std::string field{};  // with kField
   std::string tmpl{};   // with kTemplate

@@ -2,8 +2,11 @@
 #include "fs/secret_source.h"
 
 #include <algorithm>
+#include <optional>
+#include <utility>
 
 #include "backend/sdk/log.h"
+#include "engines/ssh/openssh.h"
 #include "fs/render.h"
 
 namespace leasefs::fs {
@@ -24,6 +27,19 @@ void wipe_json(json& j) {
   } else if (j.is_structured()) {
     for (auto& item : j) wipe_json(item);
   }
+}
+
+// A fresh Ed25519 key pair: the private key in OpenSSH's format and the public key as
+// one "ssh-ed25519 AAAA... leasefs" line.
+sdk::Result<std::pair<sdk::SecureBuffer, std::string>> generate_key_pair() {
+  namespace ssh = engines::ssh;
+  auto key = ssh::generate_ca_key("ed25519", 0);
+  if (!key) return sdk::error(key.error());
+  auto pub = ssh::public_key_of(key->get());
+  if (!pub) return sdk::error(pub.error());
+  auto pem = ssh::openssh_private_key(key->get(), "leasefs");
+  if (!pem) return sdk::error(pem.error());
+  return std::pair{std::move(*pem), ssh::public_key_line(*pub) + " leasefs"};
 }
 
 }  // namespace
@@ -83,7 +99,25 @@ bool SecretSource::usable(const LeaseRecord& r, steady_clock::time_point now) co
 sdk::Result<std::shared_ptr<LeaseRecord>> SecretSource::fetch_record(
     std::size_t index, bool per_open, const std::function<Headers()>& identity) {
   const FileSpec& spec = config_.files[index];
-  auto fetched = client_.fetch(spec.method, spec.secret, spec.args, identity());
+  // With generate_key, the key pair is made here, per fetch: its private half never
+  // leaves this process and lives exactly as long as the lease's content.
+  std::optional<sdk::SecureBuffer> private_key;
+  std::string public_key;
+  json generated_args;
+  if (!spec.generate_key.empty()) {
+    auto generated = generate_key_pair();
+    if (!generated) {
+      std::lock_guard lock(mu_);
+      ++counters_.fetch_errors;
+      return sdk::error(generated.error());
+    }
+    private_key = std::move(generated->first);
+    public_key = std::move(generated->second);
+    generated_args = spec.args;
+    generated_args["public_key"] = public_key;
+  }
+  const json& args = spec.generate_key.empty() ? spec.args : generated_args;
+  auto fetched = client_.fetch(spec.method, spec.secret, args, identity());
   if (!fetched) {
     std::lock_guard lock(mu_);
     ++counters_.fetch_errors;
@@ -95,6 +129,10 @@ sdk::Result<std::shared_ptr<LeaseRecord>> SecretSource::fetch_record(
     std::lock_guard lock(mu_);
     ++counters_.fetch_errors;
     return sdk::error(payload.error().with_context(spec.secret));
+  }
+  if (private_key) {
+    (*payload)["private_key"] = std::string(private_key->view());
+    (*payload)["public_key"] = public_key;
   }
   auto r = std::make_shared<LeaseRecord>();
   r->source = spec.secret;

@@ -8,6 +8,7 @@
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
 #include <openssl/pem.h>
+#include <openssl/rand.h>
 
 #include "backend/sdk/encoding.h"
 
@@ -121,6 +122,10 @@ void WireWriter::u32(std::uint32_t v) {
 
 void WireWriter::u64(std::uint64_t v) {
   for (int shift = 56; shift >= 0; shift -= 8) out_.push_back(static_cast<char>(v >> shift));
+}
+
+void WireWriter::raw(std::string_view bytes) {
+  out_.append(bytes);
 }
 
 void WireWriter::string(std::string_view bytes) {
@@ -439,6 +444,69 @@ sdk::Result<std::string> sign_certificate(const CertificateFields& f, EVP_PKEY* 
   sig_field.string(*signature);
   tbs += sig_field.bytes();
   return cert_type + " " + sdk::base64_encode(tbs) + "\n";
+}
+
+sdk::Result<sdk::SecureBuffer> openssh_private_key(EVP_PKEY* key, std::string_view comment) {
+  if (EVP_PKEY_get_base_id(key) != EVP_PKEY_ED25519) {
+    return sdk::invalid_argument("only Ed25519 keys are written in OpenSSH's format");
+  }
+  auto pub = public_key_of(key);
+  if (!pub) return sdk::error(pub.error());
+  // The 64-byte private field is the 32-byte seed followed by the public key.
+  sdk::SecureBuffer raw(64);
+  std::size_t seed_len = 32;
+  std::size_t pub_len = 32;
+  std::uint32_t check = 0;
+  if (EVP_PKEY_get_raw_private_key(key, raw.data(), &seed_len) != 1 || seed_len != 32 ||
+      EVP_PKEY_get_raw_public_key(key, raw.data() + 32, &pub_len) != 1 || pub_len != 32 ||
+      RAND_bytes(reinterpret_cast<unsigned char*>(&check), sizeof check) != 1) {
+    return sdk::internal_error("ssh: cannot read the Ed25519 key");
+  }
+  // Every intermediate copy of the private half is wiped before it is freed.
+  struct Wiped {
+    std::string s;
+    ~Wiped() { sdk::wipe(s.data(), s.size()); }
+  };
+  WireWriter secret;
+  secret.reserve(256 + comment.size());
+  secret.u32(check);
+  secret.u32(check);
+  secret.string("ssh-ed25519");
+  secret.string(raw.view().substr(32));
+  secret.string(raw.view());
+  secret.string(comment);
+  for (char pad = 1; secret.bytes().size() % 8 != 0; ++pad) secret.raw(std::string_view(&pad, 1));
+  Wiped section{secret.take()};
+
+  WireWriter file;
+  file.reserve(512 + section.s.size());
+  file.raw(std::string_view("openssh-key-v1\0", 15));
+  file.string("none");  // cipher
+  file.string("none");  // kdf
+  file.string("");      // kdf options
+  file.u32(1);          // one key
+  file.string(pub->blob);
+  file.string(section.s);
+  Wiped blob{file.take()};
+  Wiped b64{sdk::base64_encode(blob.s)};
+
+  constexpr std::string_view kBegin = "-----BEGIN OPENSSH PRIVATE KEY-----\n";
+  constexpr std::string_view kEnd = "-----END OPENSSH PRIVATE KEY-----\n";
+  constexpr std::size_t kWidth = 70;
+  const std::size_t lines = (b64.s.size() + kWidth - 1) / kWidth;
+  sdk::SecureBuffer out(kBegin.size() + b64.s.size() + lines + kEnd.size());
+  std::size_t at = 0;
+  auto put = [&](std::string_view part) {
+    std::copy(part.begin(), part.end(), out.data() + at);
+    at += part.size();
+  };
+  put(kBegin);
+  for (std::size_t i = 0; i < b64.s.size(); i += kWidth) {
+    put(std::string_view(b64.s).substr(i, kWidth));
+    put("\n");
+  }
+  put(kEnd);
+  return out;
 }
 
 }  // namespace leasefs::engines::ssh

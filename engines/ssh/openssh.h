@@ -3,7 +3,8 @@
 // (RFC 4253, 5656, 8709), signatures (ssh-ed25519, ecdsa-sha2-nistp*, rsa-sha2-256/512,
 // RFC 8332) made with OpenSSL EVP, and user/host certificates as OpenSSH's
 // PROTOCOL.certkeys lays them out. Knows nothing of roles, storage or requests, so it
-// is tested on its own. Internal to engines/ssh.
+// is tested on its own. Used by engines/ssh and by the mount (fs/), which generates key
+// pairs for its ssh/ files.
 #pragma once
 
 #include <cstdint>
@@ -34,6 +35,8 @@ class WireWriter {
   void u32(std::uint32_t v);
   void u64(std::uint64_t v);
   void string(std::string_view bytes);
+  void raw(std::string_view bytes);  // appended as is, no length
+  void reserve(std::size_t n) { out_.reserve(n); }  // so secrets are never copied on growth
   // A non-negative big-endian magnitude as an mpint (leading 0x00 when the top bit is set).
   void mpint(std::string_view magnitude);
   const std::string& bytes() const { return out_; }
@@ -84,6 +87,10 @@ sdk::Result<PkeyPtr> parse_private_key_pem(std::string_view pem);
 sdk::Result<sdk::SecureBuffer> private_key_pem(EVP_PKEY* key);
 // The public half in SSH form.
 sdk::Result<PublicKey> public_key_of(EVP_PKEY* key);
+// An Ed25519 private key in OpenSSH's own file format ("openssh-key-v1", unencrypted,
+// the way `ssh-keygen -t ed25519 -N ''` writes id_ed25519), with `comment`. OpenSSH
+// reads Ed25519 keys only in this format. invalid_argument for other key types.
+sdk::Result<sdk::SecureBuffer> openssh_private_key(EVP_PKEY* key, std::string_view comment);
 
 // How an RSA CA signs: Vault's algorithm_signer ("rsa-sha2-256" is its default).
 enum class RsaHash { kSha256, kSha512 };

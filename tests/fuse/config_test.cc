@@ -108,6 +108,40 @@ TEST(MountConfigTest, ErrorsNameTheEntry) {
   EXPECT_NE(error_of(c).find("GET, POST or PUT"), std::string::npos);
 }
 
+// ssh/ files: the daemon generates the key pair, so the config names the key type and
+// never a public key of its own; the key type is part of what files share.
+TEST(MountConfigTest, GenerateKey) {
+  json c = base();
+  json key = {{"path", "ssh/id_ed25519"}, {"secret", "ssh/sign/ops"}, {"method", "POST"},
+              {"args", {{"valid_principals", "deploy"}}}, {"generate_key", "ed25519"},
+              {"field", "private_key"}};
+  json cert = key;
+  cert["path"] = "ssh/id_ed25519-cert.pub";
+  cert["field"] = "signed_key";
+  c["files"].push_back(key);
+  c["files"].push_back(cert);
+  auto r = parse_mount_config(c);
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->files[7].generate_key, "ed25519");
+  EXPECT_EQ(r->files[7].source_key(), r->files[8].source_key());
+
+  c["files"][8].erase("generate_key");
+  r = parse_mount_config(c);
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_NE(r->files[7].source_key(), r->files[8].source_key());
+
+  c["files"][7]["generate_key"] = "rsa";
+  EXPECT_EQ(error_of(c),
+            R"(files[7] ("ssh/id_ed25519"): "generate_key" must be "ed25519", not "rsa")");
+  c["files"][7]["generate_key"] = "ed25519";
+  c["files"][7]["method"] = "GET";
+  c["files"][7].erase("args");
+  EXPECT_NE(error_of(c).find("\"generate_key\" needs \"method\""), std::string::npos);
+  c["files"][7]["method"] = "POST";
+  c["files"][7]["args"] = {{"public_key", "ssh-ed25519 AAAA"}};
+  EXPECT_NE(error_of(c).find("must not hold \"public_key\""), std::string::npos);
+}
+
 TEST(MountConfigTest, ServerAndAuthAreChecked) {
   json c = base();
   c["server"]["address"] = "ftp://x";

@@ -4,6 +4,8 @@
 // errors before anything is signed.
 #include <regex>
 
+#include <sys/stat.h>
+
 #include "backend/sdk/encoding.h"
 #include "engines/ssh/openssh.h"
 #include "tests/unit/engines/ssh/ssh_test_util.h"
@@ -110,6 +112,31 @@ TEST_F(SshTest, CaOfEveryTypeAndPublicKeyPath) {
   expect_invalid(write("config/ca", {{"key_type", "dsa"}}), "unknown key_type");
   const sdk::SpecialPaths& special = engine_->special_paths();
   EXPECT_EQ(special.unauthenticated, std::vector<std::string>{"public_key"});
+}
+
+// The mount writes generated Ed25519 keys in OpenSSH's own format: ssh-keygen reads the
+// file back (-y) and derives the same public key; other key types are refused.
+TEST_F(SshTest, Ed25519KeyInOpensshFormat) {
+  auto key = generate_ca_key("ed25519", 0);
+  ASSERT_TRUE(key) << key.error().message();
+  auto pem = openssh_private_key(key->get(), "leasefs mount");
+  ASSERT_TRUE(pem) << pem.error().message();
+  const std::string text(pem->view());
+  EXPECT_TRUE(text.starts_with("-----BEGIN OPENSSH PRIVATE KEY-----\n")) << "unexpected header";
+  EXPECT_TRUE(text.ends_with("-----END OPENSSH PRIVATE KEY-----\n"));
+  const std::string path = file("gen_ed25519", text);
+  ASSERT_EQ(::chmod(path.c_str(), 0600), 0);
+  auto derived = leasefs::testing::run_process({"/usr/bin/ssh-keygen", "-y", "-f", path});
+  ASSERT_EQ(derived.exit_code, 0) << derived.err;
+  auto pub = public_key_of(key->get());
+  ASSERT_TRUE(pub);
+  EXPECT_EQ(derived.out.substr(0, derived.out.find_first_of(" \n", derived.out.find(' ') + 1)),
+            public_key_line(*pub));
+  auto ec = generate_ca_key("ec", 256);
+  ASSERT_TRUE(ec);
+  auto refused = openssh_private_key(ec->get(), "");
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code(), Code::kInvalidArgument);
 }
 
 TEST_F(SshTest, ImportedCaKeySigns) {
