@@ -2,6 +2,7 @@
 #include "backend/server/run.h"
 
 #include <signal.h>
+#include <systemd/sd-daemon.h>
 
 #include <cstdio>
 #include <memory>
@@ -128,6 +129,9 @@ int run_server(const ServerConfig& config, const std::string& version) {
     sdk::wipe(root_token.data(), root_token.size());
   }
   std::fflush(stdout);
+  // Under systemd (Type=notify) the unit counts as started only now that the listener
+  // answers: sealed or not, sys/seal-status and sys/unseal work. A no-op elsewhere.
+  sd_notify(0, "READY=1\nSTATUS=listening");
 
   while (true) {
     int sig = 0;
@@ -147,6 +151,7 @@ int run_server(const ServerConfig& config, const std::string& version) {
     sdk::log_info("server", std::string("shutting down on ") + (sig == SIGINT ? "SIGINT" : "SIGTERM"));
     break;
   }
+  sd_notify(0, "STOPPING=1");
   (*server)->shutdown(std::chrono::duration_cast<std::chrono::milliseconds>(kShutdownGrace));
   core->seal();
   core.reset();
