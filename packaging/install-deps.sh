@@ -14,6 +14,10 @@ packages=(
   # tools the tests and benchmarks run
   openssl sqlite3 fuse3 util-linux procps psmisc curl
   attr  # getfattr, for the mount's extended attributes (tests/fuse)
+  # the Debian package (cmake/packaging.cmake, tests/packaging): man page from the help,
+  # dependencies from the shared libraries (dpkg-shlibdeps; CPack runs file on each
+  # binary), unit checks (systemd-analyze)
+  help2man dpkg-dev file systemd
   # real servers the database and ssh engine tests start (initdb/postgres, sshd, ssh)
   postgresql openssh-server openssh-client
   # HTTP benchmark (bench/http_bench.sh): load generator, nginx baseline, profiler
