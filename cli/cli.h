@@ -80,6 +80,7 @@ void register_auth_commands(CLI::App& app, int& exit_code);
 void register_lease_commands(CLI::App& app, int& exit_code);
 void register_audit_commands(CLI::App& app, int& exit_code);
 void register_mount_command(CLI::App& app, int& exit_code);
+void register_volume_plugin_command(CLI::App& app, int& exit_code);
 void register_planned_commands(CLI::App& app, int& exit_code);
 
 }  // namespace leasefs::cli

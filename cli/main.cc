@@ -32,6 +32,7 @@ int main(int argc, char** argv) {
   cli::register_lease_commands(app, exit_code);
   cli::register_audit_commands(app, exit_code);
   cli::register_mount_command(app, exit_code);
+  cli::register_volume_plugin_command(app, exit_code);
   cli::register_planned_commands(app, exit_code);
   auto* version = app.add_subcommand("version", "Print the version");
   version->callback([] { std::printf("leasefs %s\n", LEASEFS_VERSION); });
