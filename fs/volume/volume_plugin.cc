@@ -44,9 +44,11 @@ int run_volume_plugin(const PluginOptions& options) {
                                   .body = R"({"Err":"plugin endpoints take POST"})"};
         }
         PluginReply reply = handler.handle(target, request.body);
-        return UnixHttpResponse{.status = reply.status,
-                                .content_type = std::string(kPluginContentType),
-                                .body = reply.body.dump()};
+        return UnixHttpResponse{
+            .status = reply.status,
+            .content_type = std::string(kPluginContentType),
+            // An endpoint echoed in an Err may hold any bytes.
+            .body = reply.body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)};
       });
   if (!server) {
     sdk::log_error(kLog, server.error().message());

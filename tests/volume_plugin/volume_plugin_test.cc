@@ -397,6 +397,32 @@ TEST_F(VolumePluginTest, VolumesSurviveARestartAndSigtermUnmountsEverything) {
   EXPECT_EQ(post("VolumeDriver.List", "").body["Volumes"], json::array());
 }
 
+TEST_F(VolumePluginTest, TheSocketSpeaksBoundedKeepAliveHttp) {
+  auto get = run({"/usr/bin/curl", "-sS", "--max-time", "20", "--unix-socket", socket_, "-w",
+                  "\n%{http_code}", "http://plugin/VolumeDriver.List"});
+  EXPECT_NE(get.out.find("plugin endpoints take POST"), std::string::npos) << get.out;
+  EXPECT_TRUE(get.out.ends_with("\n405")) << get.out;
+  // A body over the 1 MiB limit is refused without reading it all.
+  std::ofstream(dir_ / "big.json") << std::string(2 * 1024 * 1024, ' ');
+  auto big = run({"/usr/bin/curl", "-sS", "--max-time", "20", "--unix-socket", socket_, "-X",
+                  "POST", "--data-binary", "@" + dir_ / "big.json", "-w", "\n%{http_code}",
+                  "http://plugin/VolumeDriver.List"});
+  EXPECT_NE(big.out.find("request body over"), std::string::npos) << big.out << big.err;
+  EXPECT_TRUE(big.out.ends_with("\n413")) << big.out;
+  // Docker's client keeps its connection: two requests, one connection.
+  auto two = run({"/usr/bin/curl", "-sS", "-v", "--max-time", "20", "--unix-socket", socket_, "-X",
+                  "POST", "-d", "{}", "http://plugin/VolumeDriver.List",
+                  "http://plugin/VolumeDriver.Capabilities"});
+  EXPECT_EQ(two.exit_code, 0) << two.err;
+  EXPECT_EQ(two.out, R"({"Err":"","Volumes":[]}{"Capabilities":{"Scope":"local"}})");
+  EXPECT_NE(two.err.find("Re-using existing connection"), std::string::npos) << two.err;
+  // An odd endpoint still gets a JSON answer.
+  auto odd = post("VolumeDriver.%FF", "{}");
+  EXPECT_EQ(odd.http_status, 404) << odd.describe();
+  EXPECT_TRUE(odd.body.is_object()) << odd.describe();
+  EXPECT_TRUE(plugin_->running());
+}
+
 TEST_F(VolumePluginTest, ASecondPluginOnTheSameSocketIsRefused) {
   PluginProcess second({leasefs_binary(), "volume-plugin", "--socket", socket_, "--state-dir",
                         dir_ / "state2", "--mount-root", dir_ / "volumes2"},
