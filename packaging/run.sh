@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's two commands. Each sets everything up on a fresh Debian bookworm machine
 # (packages, configure, build) and then runs one job:
-#   packaging/run.sh demo   the main job: a walk through leasefs as it stands today
+#   packaging/run.sh demo   the main job: a server, secrets, a mount, and what reading its
+#                           files does (packaging/demo.sh); stays up until Ctrl-C
 #   packaging/run.sh test   the whole test suite (release build, then the unit and
 #                           integration tests again under ASan+UBSan); exits non-zero
 #                           when any test fails
@@ -33,8 +34,15 @@ build() {  # build PRESET [TARGET...]
 
 case "$job" in
   demo)
-    build release
-    exec packaging/demo.sh build/release/cli/leasefs
+    # LEASEFS_PREBUILT=BINARY skips the build (tests/demo runs this command from a fresh
+    # clone with the binary its build already made); LEASEFS_DEMO_DIR names the demo's
+    # directory instead of a new temp dir.
+    binary=${LEASEFS_PREBUILT:-}
+    if [ -z "$binary" ]; then
+      build release leasefs
+      binary=build/release/cli/leasefs
+    fi
+    exec packaging/demo.sh "$binary" ${LEASEFS_DEMO_DIR:+--dir "$LEASEFS_DEMO_DIR"}
     ;;
   test)
     build release
