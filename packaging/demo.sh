@@ -48,7 +48,8 @@ cleanup() {
     kill -KILL "$server_pid" 2>/dev/null
   fi
   if [ -n "$pg_dir" ]; then
-    su postgres -s /bin/sh -c "$pg_bin/pg_ctl -D $pg_dir/data -m immediate stop" >/dev/null 2>&1
+    (cd / && su postgres -s /bin/sh -c "$pg_bin/pg_ctl -D $pg_dir/data -m immediate stop") >/dev/null 2>&1
+    rm -rf "$pg_dir"
   fi
   rm -rf "$dir"
 }
@@ -113,18 +114,22 @@ pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true
 db_files=""
 if [ -n "$pg_bin" ] && [ -x "$pg_bin/initdb" ] && id postgres >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   step "Database: a throwaway PostgreSQL and a role whose logins expire"
-  pg_dir="$dir/pg"
+  # Its own directory under /tmp: the postgres user must reach it, and $dir's parents
+  # may not let it through.
+  pg_dir=$(mktemp -d /tmp/leasefs-demo-pg.XXXXXX)
   mkdir -p "$pg_dir/data"
   head -c 18 /dev/urandom | base64 | tr -d '/+=\n' >"$pg_dir/pw"
   chown -R postgres "$pg_dir"
   chmod 700 "$pg_dir"
   port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  cd /
   su postgres -s /bin/sh -c "$pg_bin/initdb -D $pg_dir/data -U postgres --auth-local=trust \
       --auth-host=scram-sha-256 --pwfile=$pg_dir/pw" >"$dir/pg-init.log" 2>&1 ||
     { cat "$dir/pg-init.log"; die "initdb failed"; }
   su postgres -s /bin/sh -c "$pg_bin/pg_ctl -D $pg_dir/data -w -l $pg_dir/pg.log \
       -o '-p $port -k $pg_dir -c listen_addresses=127.0.0.1 -c fsync=off' start" >/dev/null ||
     { cat "$pg_dir/pg.log"; die "PostgreSQL did not start"; }
+  cd - >/dev/null
   echo "PostgreSQL $(basename "$(dirname "$pg_bin")") on 127.0.0.1:$port"
   lf secrets enable database
   "$leasefs" write database/config/demo plugin_name=postgresql-database-plugin \
