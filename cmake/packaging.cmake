@@ -1,8 +1,9 @@
 # The Debian package (docs/packaging.md): install rules and CPack settings.
 #
+#   cmake --build build/release --target leasefs leasefs_help_files
 #   cpack --config build/release/CPackConfig.cmake -B OUTDIR     -> OUTDIR/leasefs_V_ARCH.deb
-#   (or `cmake --build build/release --target package`; `cpack -R 0.1.1` overrides the
-#   version, which the upgrade test uses)
+#   (`--target package` works too but builds every target first; `cpack -R 0.1.1`
+#   overrides the version, which the upgrade test uses)
 #
 # The package holds the binary, the systemd units, default configuration under
 # /etc/leasefs, the man page and bash completion generated from the binary's own help
@@ -77,9 +78,11 @@ string(CONCAT CPACK_PACKAGE_DESCRIPTION
     "while in use and revoked when it expires.")
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 set(CPACK_STRIP_FILES ON)
+# Component install of the one component, as one package named leasefs (without it,
+# CPack would package every install() rule of the tree).
 set(CPACK_COMPONENTS_ALL leasefs)
-set(CPACK_DEB_COMPONENT_INSTALL OFF)
-set(CPACK_MONOLITHIC_INSTALL OFF)
+set(CPACK_DEB_COMPONENT_INSTALL ON)
+set(CPACK_COMPONENTS_GROUPING ALL_COMPONENTS_IN_ONE)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION admin)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
