@@ -4,10 +4,10 @@
 # the maintainer scripts, the man page, the bash completion and the docs; it depends on
 # fuse3 and the binary's shared libraries; systemd-analyze verify accepts its units.
 # Leaves the .deb in OUT for packaging_deb_install.
-#   deb_build_test.sh BUILD_DIR SOURCE_DIR OUT
+#   deb_build_test.sh BUILD_DIR OUT
 # Exit 77 (skip) without dpkg-deb; the unit check alone is skipped without systemd-analyze.
 set -euo pipefail
-build=$1 src=$2 out=$3
+build=$1 out=$2
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 skip() { echo "SKIP: $*"; exit 77; }
@@ -23,7 +23,9 @@ if ! cpack --config "$build/CPackConfig.cmake" -B "$out" >"$out/cpack.log" 2>&1;
   fail "cpack failed"
 fi
 debs=("$out"/leasefs_*.deb)
-((${#debs[@]} == 1)) && [[ -f ${debs[0]} ]] || fail "expected one leasefs_*.deb in $out, got ${debs[*]}"
+if ((${#debs[@]} != 1)) || [[ ! -f ${debs[0]} ]]; then
+  fail "expected one leasefs_*.deb in $out, got ${debs[*]}"
+fi
 deb=${debs[0]}
 echo "built $(basename "$deb") ($(du -h "$deb" | cut -f1)) in $((SECONDS - start)) s"
 
