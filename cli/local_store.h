@@ -22,6 +22,7 @@ class LocalStore {
 
   backend::barrier::SealManager& seal() { return *seal_; }
   backend::barrier::Barrier& barrier() { return *barrier_; }
+  backend::storage::SqliteStorage& physical() { return *physical_; }
 
   // Feeds key shares until the store unseals. Keys come from `given` (command-line
   // arguments) or, when there are none, from standard input: prompted for without

@@ -9,7 +9,10 @@
 
 #include <unistd.h>
 
+#include "backend/core/core.h"
+#include "backend/sdk/clock.h"
 #include "backend/sdk/encoding.h"
+#include "backend/sdk/random.h"
 #include "backend/sdk/secure_buffer.h"
 #include "cli/cli.h"
 #include "cli/local_store.h"
@@ -77,7 +80,15 @@ int run_local_init(const OperatorFlags& f) {
   if (f.status_only) return usage_error("-status asks a server; it does not go with -storage");
   auto store = LocalStore::open(f.storage, /*create=*/true);
   if (!store) return fail(store.error());
-  auto init = (*store)->seal().initialize(f.shares, f.threshold);
+  // The same initialization as sys/init on a server: keys, the built-in mounts, the
+  // default policy and a root token, so the store a server later opens can be used.
+  backend::core::CoreOptions options;
+  options.physical = &(*store)->physical();
+  options.clock = &sdk::SystemClock::instance();
+  options.random = &sdk::SystemRandom::instance();
+  options.storage_type = "sqlite";
+  backend::core::Core core(options);
+  auto init = core.initialize(f.shares, f.threshold);
   if (!init) return fail(init.error());
   if (f.common.format == Format::kJson) {
     nlohmann::json b64 = nlohmann::json::array(), hex = nlohmann::json::array();
@@ -88,12 +99,14 @@ int run_local_init(const OperatorFlags& f) {
     print_json({{"unseal_keys_b64", b64},
                 {"unseal_keys_hex", hex},
                 {"unseal_shares", f.shares},
-                {"unseal_threshold", f.threshold}});
+                {"unseal_threshold", f.threshold},
+                {"root_token", init->root_token}});
     return kExitOk;
   }
   for (std::size_t i = 0; i < init->keys.size(); ++i) {
     std::printf("Unseal Key %zu: %s\n", i + 1, sdk::base64_encode(init->keys[i].span()).c_str());
   }
+  std::printf("\nInitial Root Token: %s\n", init->root_token.c_str());
   std::printf(
       "\nStore initialized with %d key shares and a key threshold of %d. Please securely\n"
       "distribute the key shares printed above. When the server is started, it must be\n"

@@ -749,6 +749,38 @@ class SealedServerTest : public ::testing::Test, protected ClientEnvironment {
   std::string root_;
 };
 
+// A store initialized offline (operator init -storage, before the first start) gets
+// what sys/init gives: keys, the built-in mounts and a root token that works once a
+// server opens and unseals it.
+class OfflineInitTest : public SealedServerTest {
+ protected:
+  void SetUp() override {
+    std::ofstream(config_) << json({{"listener", {{"address", "127.0.0.1:0"}}},
+                                    {"storage", {{"type", "sqlite"}, {"path", db_}}}})
+                                  .dump();
+    auto init = leasefs({"operator", "init", "-storage", db_, "-key-shares=1",
+                         "-key-threshold=1", "-format=json"});
+    ASSERT_EXIT_CODE(init, 0);
+    auto keys = parse(init.out);
+    b64_ = keys["unseal_keys_b64"].get<std::vector<std::string>>();
+    root_ = keys.value("root_token", "");
+    start();
+  }
+  std::string db_ = dir_ / "offline.db";
+};
+
+TEST_F(OfflineInitTest, RootTokenWorksOnTheServer) {
+  ASSERT_TRUE(root_.starts_with("hvs.")) << "no root token from offline init";
+  ASSERT_EXIT_CODE(leasefs({"operator", "unseal", b64_[0]}), 0);
+  auto whoami = with_root({"token", "lookup", "-format=json"});
+  ASSERT_EXIT_CODE(whoami, 0);
+  EXPECT_EQ(parse(whoami.out)["data"]["policies"], json::array({"root"}));
+  auto mounts = with_root({"secrets", "list", "-format=json"});
+  ASSERT_EXIT_CODE(mounts, 0);
+  EXPECT_TRUE(parse(mounts.out).contains("sys/"));
+  EXPECT_EXIT_CODE(with_root({"secrets", "enable", "-path=kv", "kv"}), 0);
+}
+
 TEST_F(SealedServerTest, OperatorInitUnsealSealStatus) {
   auto fresh = leasefs({"status"});
   EXPECT_EXIT_CODE(fresh, 2);
