@@ -39,6 +39,18 @@ dpkg_() { dpkg --force-confdef --force-confold "$@" </dev/null >"$work/dpkg.log"
   cat "$work/dpkg.log" >&2
   fail "dpkg $*"
 }; }
+# Whether dpkg installs PATH here: minimal images (Docker's) exclude man pages and docs
+# with path-exclude in /etc/dpkg/dpkg.cfg.d; a path-include wins over an exclude.
+dpkg_installs() {
+  local verdict=yes directive pattern
+  while read -r directive pattern; do
+    # shellcheck disable=SC2053  # the pattern is a glob on purpose, as dpkg's fnmatch
+    [[ $1 == $pattern ]] || continue
+    [[ $directive == path-exclude ]] && verdict=no
+    [[ $directive == path-include ]] && verdict=yes
+  done < <(cat /etc/dpkg/dpkg.cfg /etc/dpkg/dpkg.cfg.d/* 2>/dev/null | grep -E '^path-(exclude|include)[ =]' | tr '=' ' ')
+  [[ $verdict == yes ]]
+}
 installed_version() { dpkg-query -W -f='${Status} ${Version}' leasefs 2>/dev/null || true; }
 mode_owner() { stat -c '%a %U:%G' "$1"; }
 
@@ -60,7 +72,7 @@ dpkg_ -i "$deb1"
 for f in /lib/systemd/system/leasefs-server.service /lib/systemd/system/leasefs-mount@.service \
   /etc/leasefs/server.json /etc/leasefs/mounts/example.json.example \
   /usr/share/man/man1/leasefs.1.gz /usr/share/bash-completion/completions/leasefs; do
-  [[ -f $f ]] || fail "$f missing after install"
+  [[ -f $f ]] || ! dpkg_installs "$f" || fail "$f missing after install"
 done
 IFS=: read -r _ _ uid gid _ home shell < <(getent passwd leasefs) || fail "no user leasefs"
 ((uid < 1000)) || fail "leasefs is not a system user (uid $uid)"
