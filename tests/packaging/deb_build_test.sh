@@ -9,8 +9,8 @@
 set -euo pipefail
 build=$1 out=$2
 
-fail() { echo "FAIL: $*" >&2; exit 1; }
-skip() { echo "SKIP: $*"; exit 77; }
+# shellcheck source=SCRIPTDIR/common.sh
+source "$(dirname "$0")/common.sh"
 command -v dpkg-deb >/dev/null || skip "no dpkg-deb on this machine (not Debian?)"
 command -v dpkg-shlibdeps >/dev/null ||
   fail "dpkg-shlibdeps is missing: install dpkg-dev (packaging/install-deps.sh does)"
@@ -93,7 +93,6 @@ for u in leasefs-server.service leasefs-mount@.service; do
 done
 ln -sf leasefs-mount@.service "$units/leasefs-mount@example.service"
 for u in leasefs-server.service leasefs-mount@.service leasefs-mount@example.service; do
-  report=$(systemd-analyze verify --man=no "$units/$u" 2>&1) || fail "systemd-analyze verify $u: $report"
-  [[ -z $report ]] || fail "systemd-analyze verify $u warns: $report"
+  verify_unit "$units/$u"
 done
 echo "systemd-analyze verify: units accepted"

@@ -11,8 +11,8 @@
 set -euo pipefail
 build=$1 deb_dir=$2
 
-fail() { echo "FAIL: $*" >&2; exit 1; }
-skip() { echo "SKIP: $*"; exit 77; }
+# shellcheck source=SCRIPTDIR/common.sh
+source "$(dirname "$0")/common.sh"
 ((EUID == 0)) || skip "needs root: it installs the package with dpkg"
 command -v dpkg >/dev/null || skip "no dpkg on this machine"
 if dpkg-query -W -f='${Status}' leasefs 2>/dev/null | grep -qv '^unknown\|not-installed'; then
@@ -82,8 +82,7 @@ IFS=: read -r _ _ uid gid _ home shell < <(getent passwd leasefs) || fail "no us
 [[ $(mode_owner /var/log/leasefs) == "750 leasefs:leasefs" ]] || fail "/var/log/leasefs: $(mode_owner /var/log/leasefs)"
 if command -v systemd-analyze >/dev/null; then
   for u in leasefs-server.service leasefs-mount@.service; do
-    report=$(systemd-analyze verify --man=no "/lib/systemd/system/$u" 2>&1) || fail "verify $u: $report"
-    [[ -z $report ]] || fail "systemd-analyze verify $u (installed) warns: $report"
+    verify_unit "/lib/systemd/system/$u"
   done
 fi
 

@@ -6,7 +6,8 @@
 #   help_files_test.sh GENERATED_DIR LEASEFS_BINARY
 set -euo pipefail
 dir=$1 leasefs=$2
-fail() { echo "FAIL: $*" >&2; exit 1; }
+# shellcheck source=SCRIPTDIR/common.sh
+source "$(dirname "$0")/common.sh"
 
 # --- completion, in a clean shell without bash-completion's helpers
 out=$(bash --norc --noprofile -c '
