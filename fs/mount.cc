@@ -4,9 +4,12 @@
 
 #include <atomic>
 #include <cerrno>
+#include <climits>
 #include <cstring>
+#include <fstream>
 #include <map>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -14,9 +17,11 @@
 #include <nlohmann/json.hpp>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
@@ -679,12 +684,76 @@ void harden() {
   }
 }
 
+// Whether `path` (absolute) is the mount point of a fuse.leasefs mount, per
+// /proc/self/mountinfo (field 5 is the mount point, with spaces as \040; the type follows
+// the " - " separator).
+bool is_leasefs_mountpoint(const std::string& path) {
+  std::ifstream in("/proc/self/mountinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string id, parent, dev, root, point;
+    fields >> id >> parent >> dev >> root >> point;
+    std::string decoded;
+    for (std::size_t i = 0; i < point.size(); ++i) {
+      auto octal = [&](std::size_t k) { return point[k] >= '0' && point[k] <= '7'; };
+      if (point[i] == '\\' && i + 3 < point.size() && octal(i + 1) && octal(i + 2) &&
+          octal(i + 3)) {
+        decoded += static_cast<char>((point[i + 1] - '0') * 64 + (point[i + 2] - '0') * 8 +
+                                     (point[i + 3] - '0'));
+        i += 3;
+      } else {
+        decoded += point[i];
+      }
+    }
+    const auto sep = line.find(" - ");
+    if (decoded == path && sep != std::string::npos &&
+        line.compare(sep + 3, 13, "fuse.leasefs ") == 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// A leasefs daemon that died without unmounting leaves a dead mount: every request to
+// it gives ENOTCONN ("Transport endpoint is not connected"). A restarted daemon
+// (systemd's Restart=, the volume plugin) detaches it and mounts afresh. statfs always
+// reaches the daemon (stat may be answered from the kernel's attribute cache), so it
+// tells a dead mount from a live one; a live leasefs mount is not mounted over.
+// Returns false, having logged why, when the mountpoint cannot be used.
+bool clear_mountpoint(const std::string& mountpoint) {
+  std::string path = mountpoint;
+  if (path.empty() || path.front() != '/') {
+    char cwd[PATH_MAX];
+    if (::getcwd(cwd, sizeof cwd) == nullptr) return true;
+    path = std::string(cwd) + "/" + path;
+  }
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  if (!is_leasefs_mountpoint(path)) return true;
+  struct statfs fs {};
+  if (::statfs(path.c_str(), &fs) == 0 || errno != ENOTCONN) {
+    sdk::log_error(kLog, path + ": a running leasefs daemon is already mounted here");
+    return false;
+  }
+  if (::umount2(path.c_str(), MNT_DETACH) != 0) {
+    sdk::log_error(kLog, path + ": a dead leasefs mount is in the way and cannot be detached (" +
+                             std::strerror(errno) + "); run: fusermount3 -u " + path);
+    return false;
+  }
+  sdk::log_warn(kLog, path + ": detached a dead leasefs mount left by a daemon that did not exit "
+                             "cleanly");
+  return true;
+}
+
 }  // namespace
 
 int run_mount(const MountConfig& config, const RunOptions& options) {
+  if (!clear_mountpoint(options.mountpoint)) return kMountFailed;
   struct stat st {};
-  if (::stat(options.mountpoint.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-    sdk::log_error(kLog, options.mountpoint + ": not a directory");
+  const int stat_rc = ::stat(options.mountpoint.c_str(), &st);
+  if (stat_rc != 0 || !S_ISDIR(st.st_mode)) {
+    const std::string why = stat_rc != 0 ? std::strerror(errno) : "not a directory";
+    sdk::log_error(kLog, options.mountpoint + ": cannot mount here: " + why);
     return kMountFailed;
   }
   char real[PATH_MAX];
@@ -719,6 +788,9 @@ int run_mount(const MountConfig& config, const RunOptions& options) {
     fuse_session_destroy(se);
     return kMountFailed;
   }
+  // libfuse ends the session on SIGHUP as on SIGTERM; a HUP sent to every leasefs
+  // process (a careless logrotate script) must not unmount a host's secrets.
+  ::signal(SIGHUP, SIG_IGN);
   mount_state.set_session(se);
   fuse_daemonize(options.foreground ? 1 : 0);
 

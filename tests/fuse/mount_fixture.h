@@ -48,6 +48,8 @@ class MountProcess {
   // forcibly if the daemon left the mount behind.
   MountExit stop(std::chrono::milliseconds timeout = std::chrono::seconds(15));
   bool running();
+  // The mountpoint now belongs to another daemon: this one's cleanup leaves it alone.
+  void disown_mountpoint() { mountpoint_.clear(); }
 
  private:
   MountProcess() = default;

@@ -372,6 +372,45 @@ TEST_F(MountTest, ContainerViewThroughABindMountInAnotherNamespace) {
   EXPECT_EQ(r.out, "k-123");
 }
 
+// SIGHUP (a logrotate script signalling every leasefs process) leaves the mount alone.
+// A daemon killed without unmounting leaves a dead mount ("Transport endpoint is not
+// connected"); the next daemon on that mountpoint detaches it and mounts.
+TEST_F(MountTest, SighupIsIgnoredAndADeadMountIsReplaced) {
+  mount(json::parse(R"([{"path": "k", "secret": "secret/data/app", "field": "api_key"}])"));
+  ASSERT_EQ(::kill(mount_->pid(), SIGHUP), 0);
+  std::this_thread::sleep_for(300ms);
+  EXPECT_TRUE(mount_->running()) << mount_->log();
+  EXPECT_EQ(cat("k").out, "k-123");
+
+  const std::string mnt = mount_->mountpoint();
+  ASSERT_EQ(::kill(mount_->pid(), SIGKILL), 0);
+  ASSERT_TRUE(eventually([&] { return !mount_->running(); }, 5s));
+  auto dead = run({"/usr/bin/stat", mnt});
+  EXPECT_NE(dead.exit_code, 0);
+  EXPECT_NE(dead.err.find("not connected"), std::string::npos) << dead.err;
+
+  ::unlink((dir_ / "mount.log").c_str());  // so the old daemon's "mounted" line is gone
+  auto again = MountProcess::start(
+      config(json::parse(R"([{"path": "k", "secret": "secret/data/app", "field": "api_key"}])")),
+      dir_.path());
+  ASSERT_TRUE(again) << again.error();
+  mount_->disown_mountpoint();
+  mount_ = std::move(*again);
+  // start() returns as soon as a leasefs mount is there, which the dead one already is.
+  EXPECT_TRUE(eventually([&] { return mount_->log().find("mounted 1 files") != std::string::npos; }))
+      << mount_->log();
+  EXPECT_NE(mount_->log().find("detached a dead leasefs mount"), std::string::npos)
+      << mount_->log();
+  EXPECT_EQ(cat("k").out, "k-123");
+
+  // A live mount is not mounted over.
+  auto twice = run({leasefs_binary(), "mount", mount_->mountpoint(), "--config",
+                    dir_ / "mount.json", "--foreground"});
+  EXPECT_EQ(twice.exit_code, 4) << twice.err;
+  EXPECT_NE(twice.err.find("already mounted here"), std::string::npos) << twice.err;
+  EXPECT_EQ(cat("k").out, "k-123");
+}
+
 TEST_F(MountTest, SigtermUnmountsAndRevokesOnExit) {
   mount(json::parse(R"([
     {"path": "t", "secret": "auth/token/create", "method": "POST", "args": {"ttl": "1h"},
