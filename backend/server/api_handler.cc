@@ -208,6 +208,15 @@ HttpResponse ApiHandler::dispatch(HttpRequest& req, std::string& path_class) {
     return error_response(405, "");
   }
 
+  // Vault features leasefs does not have are refused, never silently skipped: a client
+  // asking for a wrapped response must not get the secret in the clear instead.
+  if (!req.header("x-vault-wrap-ttl").empty()) {
+    return error_response(400, "response wrapping (X-Vault-Wrap-TTL) is not supported by leasefs");
+  }
+  if (auto ns = req.header("x-vault-namespace"); !ns.empty() && ns != "root" && ns != "root/") {
+    return error_response(400, "namespaces (X-Vault-Namespace) are not supported by leasefs");
+  }
+
   core::CoreRequest creq;
   auto id = sdk::random_uuid(ids_);
   if (!id) return error_response(id.error());

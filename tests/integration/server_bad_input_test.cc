@@ -314,6 +314,23 @@ TEST_P(ServerBadInputTest, UnsupportedMethods) {
   expect_unchanged();
 }
 
+// Response wrapping and namespaces are not implemented: asking for them is a 400 that
+// says so, not a plain answer that drops what the client asked for.
+TEST_P(ServerBadInputTest, WrappingAndNamespacesAreRefused) {
+  Reply wrapped = s_.api->raw("GET", "/v1/secret/data/base", {}, s_.root_token,
+                              {{"X-Vault-Wrap-TTL", "60s"}});
+  expect_error(wrapped, 400, "a wrap TTL");
+  EXPECT_TRUE(wrapped.is_error({"response wrapping (X-Vault-Wrap-TTL) is not supported by leasefs"}))
+      << wrapped.describe();
+  Reply ns = s_.api->raw("GET", "/v1/secret/data/base", {}, s_.root_token,
+                         {{"X-Vault-Namespace", "team-a"}});
+  expect_error(ns, 400, "a namespace");
+  Reply root_ns = s_.api->raw("GET", "/v1/secret/data/base", {}, s_.root_token,
+                              {{"X-Vault-Namespace", "root"}});
+  EXPECT_EQ(root_ns.status, 200) << root_ns.describe();
+  expect_unchanged();
+}
+
 TEST_P(ServerBadInputTest, MissingAndInvalidTokens) {
   for (const std::string path : {"/v1/secret/data/base", "/v1/kv1/base", "/v1/sys/mounts",
                                  "/v1/auth/token/lookup-self"}) {
