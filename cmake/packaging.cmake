@@ -58,13 +58,14 @@ install(FILES ${leasefs_help_dir}/leasefs.bash DESTINATION share/bash-completion
         RENAME leasefs ${component})
 install(FILES ${LEASEFS_PACKAGING_DIR}/systemd/leasefs-server.service
               ${LEASEFS_PACKAGING_DIR}/systemd/leasefs-mount@.service
+              ${LEASEFS_PACKAGING_DIR}/systemd/leasefs-volume-plugin.service
         DESTINATION /lib/systemd/system ${component})
 install(FILES ${LEASEFS_PACKAGING_DIR}/etc/server.json
         DESTINATION /etc/leasefs PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ WORLD_READ ${component})
 install(FILES ${LEASEFS_PACKAGING_DIR}/etc/mounts/example.json.example
         DESTINATION /etc/leasefs/mounts PERMISSIONS OWNER_READ OWNER_WRITE ${component})
 install(FILES ${PROJECT_SOURCE_DIR}/docs/packaging.md ${PROJECT_SOURCE_DIR}/docs/server.md
-              ${PROJECT_SOURCE_DIR}/docs/mount.md
+              ${PROJECT_SOURCE_DIR}/docs/mount.md ${PROJECT_SOURCE_DIR}/docs/volume-plugin.md
         DESTINATION share/doc/leasefs ${component})
 
 set(CPACK_GENERATOR DEB)

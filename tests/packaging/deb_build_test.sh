@@ -33,7 +33,7 @@ echo "built $(basename "$deb") ($(du -h "$deb" | cut -f1)) in $((SECONDS - start
 listing=$(dpkg-deb -c "$deb")
 contents=$(awk '{print $6}' <<<"$listing")
 for f in ./usr/bin/leasefs \
-  ./lib/systemd/system/leasefs-server.service ./lib/systemd/system/leasefs-mount@.service \
+  ./lib/systemd/system/leasefs-server.service ./lib/systemd/system/leasefs-mount@.service ./lib/systemd/system/leasefs-volume-plugin.service \
   ./etc/leasefs/server.json ./etc/leasefs/mounts/example.json.example \
   ./usr/share/man/man1/leasefs.1.gz ./usr/share/bash-completion/completions/leasefs \
   ./usr/share/doc/leasefs/packaging.md; do
@@ -88,11 +88,12 @@ if ! command -v systemd-analyze >/dev/null; then
 fi
 units="$out/units"
 mkdir -p "$units"
-for u in leasefs-server.service leasefs-mount@.service; do
+for u in leasefs-server.service leasefs-mount@.service leasefs-volume-plugin.service; do
   sed "s#/usr/bin/leasefs#$root/usr/bin/leasefs#g" "$root/lib/systemd/system/$u" >"$units/$u"
 done
 ln -sf leasefs-mount@.service "$units/leasefs-mount@example.service"
-for u in leasefs-server.service leasefs-mount@.service leasefs-mount@example.service; do
+for u in leasefs-server.service leasefs-mount@.service leasefs-mount@example.service \
+  leasefs-volume-plugin.service; do
   verify_unit "$units/$u"
 done
 echo "systemd-analyze verify: units accepted"
