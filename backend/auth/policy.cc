@@ -1042,6 +1042,166 @@ sdk::Result<Policy> parse_policy(std::string name, std::string_view text) {
   return parse_policy_hcl(std::move(name), text);
 }
 
+namespace {
+
+constexpr int kMinPasswordLength = 4;
+constexpr int kMaxPasswordLength = 100;
+
+// A number member as a whole int in [lo, hi].
+Result<int> int_member(const Member& m, int lo, int hi) {
+  const Node& v = m.value;
+  if (v.kind != Node::Kind::kScalar || !v.scalar.is_number_integer()) {
+    return fail(v.pos, m.key + " must be a whole number, found " + kind_name(v));
+  }
+  const auto n = v.scalar.get<long long>();
+  if (n < lo || n > hi) {
+    return fail(v.pos, m.key + " must be between " + std::to_string(lo) + " and " +
+                           std::to_string(hi) + ", not " + std::to_string(n));
+  }
+  return static_cast<int>(n);
+}
+
+Result<PasswordPolicy::Charset> parse_charset_rule(const Member& block) {
+  auto members = object_members(block.value, "rule \"charset\"");
+  if (!members) return std::unexpected(std::move(members).error());
+  PasswordPolicy::Charset rule;
+  bool has_chars = false;
+  for (const Member* m : *members) {
+    if (m->key == "charset") {
+      if (m->value.kind != Node::Kind::kScalar || !m->value.scalar.is_string()) {
+        return fail(m->value.pos, "charset must be a string, found " + kind_name(m->value));
+      }
+      rule.chars.clear();
+      for (char c : m->value.scalar.get<std::string>()) {
+        if (c < 0x21 || c > 0x7e) {
+          return fail(m->value.pos, "charset may hold only printable ASCII characters");
+        }
+        if (rule.chars.find(c) == std::string::npos) rule.chars += c;
+      }
+      has_chars = true;
+    } else if (m->key == "min-chars") {
+      auto n = int_member(*m, 0, kMaxPasswordLength);
+      if (!n) return std::unexpected(std::move(n).error());
+      rule.min_chars = *n;
+    } else {
+      return fail(m->pos, "invalid key " + quote(m->key) + " in rule \"charset\"");
+    }
+  }
+  if (!has_chars || rule.chars.empty()) return fail(block.pos, "rule \"charset\" needs a charset");
+  return rule;
+}
+
+Result<PasswordPolicy> password_policy_from_tree(const Node& root) {
+  PasswordPolicy policy;
+  for (const Member& m : root.members) {
+    if (m.key == "length") {
+      auto n = int_member(m, kMinPasswordLength, kMaxPasswordLength);
+      if (!n) return std::unexpected(std::move(n).error());
+      policy.length = *n;
+    } else if (m.key == "rule") {
+      auto blocks = object_members(m.value, "rule");
+      if (!blocks) return std::unexpected(std::move(blocks).error());
+      for (const Member* block : *blocks) {
+        if (block->key != "charset") {
+          return fail(block->pos, "unknown rule type " + quote(block->key) + " (only \"charset\")");
+        }
+        auto rule = parse_charset_rule(*block);
+        if (!rule) return std::unexpected(std::move(rule).error());
+        policy.rules.push_back(std::move(*rule));
+      }
+    } else {
+      return fail(m.pos, "invalid key " + quote(m.key));
+    }
+  }
+  if (policy.length == 0) return fail({}, "length is required");
+  if (policy.rules.empty()) return fail({}, "at least one rule \"charset\" is required");
+  int minimum = 0;
+  for (const auto& r : policy.rules) minimum += r.min_chars;
+  if (minimum > policy.length) {
+    return fail({}, "the rules need " + std::to_string(minimum) +
+                        " characters, more than the length " + std::to_string(policy.length));
+  }
+  return policy;
+}
+
+// Uniform in [0, n) for n <= 256, by rejection sampling on single bytes.
+Result<std::size_t> uniform_index(sdk::Random& random, std::size_t n) {
+  const unsigned limit = 256 - 256 % static_cast<unsigned>(n);
+  for (int tries = 0; tries < 1000; ++tries) {
+    std::uint8_t b = 0;
+    LEASEFS_TRY(random.fill({&b, 1}));
+    if (b < limit) return b % n;
+  }
+  return sdk::internal_error("the random generator does not produce usable values");
+}
+
+}  // namespace
+
+sdk::Result<PasswordPolicy> parse_password_policy(std::string_view text) {
+  auto rename = [](Status status) {
+    std::string message = status.message();
+    if (message.starts_with(kErrorPrefix)) {
+      message = "failed to parse password policy: " + message.substr(kErrorPrefix.size());
+    }
+    return sdk::invalid_argument(std::move(message));
+  };
+  LEASEFS_TRY(check_size(text));
+  for (char c : text) {
+    if (c == '\0' || static_cast<unsigned char>(c) >= 0x80) {
+      return sdk::invalid_argument("failed to parse password policy: the text must be ASCII");
+    }
+  }
+  Result<Node> root = std::unexpected(sdk::internal_error(""));
+  if (looks_like_json(text)) {
+    JsonTreeBuilder builder;
+    bool ok = false;
+    try {
+      ok = nlohmann::json::sax_parse(text.data(), text.data() + text.size(), &builder);
+    } catch (const std::exception&) {
+      ok = false;
+    }
+    if (!ok) return rename(fail({}, builder.error().empty() ? "invalid JSON" : builder.error()).error());
+    root = builder.take_root();
+  } else {
+    root = HclParser(text).parse();
+    if (!root) return rename(root.error());
+  }
+  auto policy = password_policy_from_tree(*root);
+  if (!policy) return rename(policy.error());
+  return policy;
+}
+
+sdk::Result<std::string> generate_password(const PasswordPolicy& policy, sdk::Random& random) {
+  std::string all;
+  for (const auto& r : policy.rules) {
+    for (char c : r.chars) {
+      if (all.find(c) == std::string::npos) all += c;
+    }
+  }
+  if (all.empty() || policy.length <= 0) return sdk::invalid_argument("empty password policy");
+  std::string out;
+  out.reserve(static_cast<std::size_t>(policy.length));
+  for (const auto& r : policy.rules) {
+    for (int i = 0; i < r.min_chars; ++i) {
+      auto k = uniform_index(random, r.chars.size());
+      if (!k) return sdk::error(k.error());
+      out += r.chars[*k];
+    }
+  }
+  while (out.size() < static_cast<std::size_t>(policy.length)) {
+    auto k = uniform_index(random, all.size());
+    if (!k) return sdk::error(k.error());
+    out += all[*k];
+  }
+  // Fisher-Yates, so the required characters are not always in front.
+  for (std::size_t i = out.size() - 1; i > 0; --i) {
+    auto k = uniform_index(random, i + 1);
+    if (!k) return sdk::error(k.error());
+    std::swap(out[i], out[*k]);
+  }
+  return out;
+}
+
 std::string decode_policy_text(std::string_view text) {
   std::string compact;
   compact.reserve(text.size());

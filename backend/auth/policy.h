@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "backend/sdk/clock.h"
+#include "backend/sdk/random.h"
 #include "backend/sdk/status.h"
 
 namespace leasefs::backend::auth {
@@ -93,6 +94,25 @@ sdk::Result<Policy> parse_policy(std::string name, std::string_view text);
 // The same, forcing one syntax.
 sdk::Result<Policy> parse_policy_hcl(std::string name, std::string_view text);
 sdk::Result<Policy> parse_policy_json(std::string name, std::string_view text);
+
+// A password policy (Vault's sys/policies/password/:name), HCL or JSON:
+//   length = 20
+//   rule "charset" { charset = "abcdefghijklmnopqrstuvwxyz" min-chars = 1 }
+// Every rule is a charset; the password draws from the union of all charsets and holds
+// at least min-chars characters of each. length is 4..100; charsets are printable ASCII.
+struct PasswordPolicy {
+  struct Charset {
+    std::string chars{};  // distinct characters, in first-seen order
+    int min_chars = 0;
+  };
+  int length = 0;
+  std::vector<Charset> rules{};
+};
+// invalid_argument naming the problem ("failed to parse password policy: ...").
+sdk::Result<PasswordPolicy> parse_password_policy(std::string_view text);
+// A password for `policy`: the minimum of each charset first, the rest from the union,
+// then shuffled; every choice uniform (rejection sampling).
+sdk::Result<std::string> generate_password(const PasswordPolicy& policy, sdk::Random& random);
 
 // Vault's API accepts policy text base64-encoded (sys/policies/acl/:name, "policy"):
 // when the whole text is valid standard, padded base64 (line breaks ignored, as Go's

@@ -170,6 +170,8 @@ sdk::Result<void> Core::post_unseal() {
   LEASEFS_TRY(tokens_->setup());
   policies_ = std::make_unique<PolicyStore>(*policy_view_);
   LEASEFS_TRY(policies_->setup());
+  password_view_ = std::make_unique<sdk::StorageView>(barrier_, "sys/password_policy/");
+  passwords_ = std::make_unique<PasswordPolicyStore>(*password_view_);
 
   std::map<std::string, std::shared_ptr<MountState>> mounts;
   for (MountTable table : {MountTable::kSecrets, MountTable::kAuth}) {
@@ -297,8 +299,10 @@ void Core::pre_seal() {
   if (policies_) policies_->clear();
   tokens_.reset();
   policies_.reset();
+  passwords_.reset();
   token_view_.reset();
   policy_view_.reset();
+  password_view_.reset();
 }
 
 // --- mounts ---------------------------------------------------------------------------
@@ -571,6 +575,7 @@ sdk::Result<CoreResponse> Core::run_pipeline(CoreRequest& req, AuditTrail& trail
   sreq.storage = mount->view.get();
   sreq.clock = options_.clock;
   sreq.random = options_.random;
+  sreq.passwords = passwords_.get();
   sreq.caller.remote_address = req.remote_address;
 
   // A refusal is audited like any request (Vault records denied requests too).

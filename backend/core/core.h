@@ -25,6 +25,7 @@
 #include "backend/barrier/seal.h"
 #include "backend/core/metrics.h"
 #include "backend/core/mount_table.h"
+#include "backend/core/password_policies.h"
 #include "backend/core/policy_store.h"
 #include "backend/lease/expiration_manager.h"
 #include "backend/sdk/backend.h"
@@ -127,6 +128,7 @@ class Core {
 
   auth::TokenStore& tokens() { return *tokens_; }
   PolicyStore& policies() { return *policies_; }
+  PasswordPolicyStore& password_policies() { return *passwords_; }
   // Valid while unsealed (callers hold a request, so the core cannot seal under them).
   lease::ExpirationManager& expiration() { return *expiration_; }
   // The audit devices (sys/audit); loaded at unseal, closed at seal.
@@ -192,6 +194,8 @@ class Core {
   std::unique_ptr<sdk::StorageView> policy_view_;
   std::unique_ptr<auth::TokenStore> tokens_;
   std::unique_ptr<PolicyStore> policies_;
+  std::unique_ptr<sdk::StorageView> password_view_;
+  std::unique_ptr<PasswordPolicyStore> passwords_;
   std::unique_ptr<sdk::StorageView> lease_view_;
   std::unique_ptr<lease::ExpirationManager> expiration_;
   std::unique_ptr<sdk::StorageView> audit_view_;

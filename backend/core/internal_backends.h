@@ -19,6 +19,8 @@ std::unique_ptr<sdk::Backend> make_token_backend(Core& core);
 std::vector<sdk::PathSpec> lease_paths(Core& core);
 // sys/audit, sys/audit-hash and sys/access-events (audit_paths.cc), for sys/.
 std::vector<sdk::PathSpec> audit_paths(Core& core);
+// sys/policies/password and .../generate (password_policies.cc), for sys/.
+std::vector<sdk::PathSpec> password_policy_paths(Core& core);
 // The expiration manager's gauges and counters, in Prometheus text, for sys/metrics.
 std::string lease_metrics_text(Core& core);
 

@@ -404,6 +404,7 @@ class SystemBackend final : public sdk::FrameworkBackend {
                  }}}});
     for (auto& spec : lease_paths(core)) p.push_back(std::move(spec));
     for (auto& spec : audit_paths(core)) p.push_back(std::move(spec));
+    for (auto& spec : password_policy_paths(core)) p.push_back(std::move(spec));
     return p;
   }
 };

@@ -39,6 +39,16 @@ struct MountLimits {
   Duration max_lease_ttl{std::chrono::hours(768)};
 };
 
+// Named password policies (Vault's sys/policies/password), for engines that generate
+// passwords (database). Implemented by the core.
+class PasswordPolicies {
+ public:
+  virtual ~PasswordPolicies() = default;
+  // A new password satisfying the policy `name`: not_found when there is no such
+  // policy, internal when `random` fails.
+  virtual Result<std::string> generate(std::string_view name, Random& random) = 0;
+};
+
 // Vault's system-wide default and maximum lease TTL (32 days).
 inline constexpr Duration kSystemMaxLeaseTtl = std::chrono::hours(768);
 
@@ -59,6 +69,8 @@ struct Request {
   Storage* storage = nullptr;
   const Clock* clock = nullptr;
   Random* random = nullptr;
+  // Null for the core's own maintenance requests (revocations).
+  PasswordPolicies* passwords = nullptr;
 };
 
 }  // namespace leasefs::backend::sdk

@@ -217,6 +217,18 @@ sdk::Result<std::string> generate_username(std::string_view templ, const Usernam
   return name;
 }
 
+sdk::Result<std::string> password_for(const sdk::Request& request, const std::string& policy) {
+  if (policy.empty()) return generate_password(*request.random);
+  if (request.passwords == nullptr) {
+    return sdk::internal_error("password policies are not available to this request");
+  }
+  auto password = request.passwords->generate(policy, *request.random);
+  if (!password && password.error().code() == sdk::Code::kNotFound) {
+    return sdk::invalid_argument("password_policy: " + password.error().message());
+  }
+  return password;
+}
+
 sdk::Result<std::string> generate_password(sdk::Random& random, std::size_t length) {
   constexpr std::string_view kAlphabet =
       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-";

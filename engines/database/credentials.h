@@ -15,6 +15,7 @@
 
 #include "backend/sdk/clock.h"
 #include "backend/sdk/random.h"
+#include "backend/sdk/request.h"
 #include "backend/sdk/status.h"
 
 namespace leasefs::engines::database {
@@ -43,6 +44,10 @@ sdk::Result<std::string> generate_username(std::string_view templ, const Usernam
 // Vault's default password shape: 20 characters of [A-Za-z0-9-] with at least one
 // upper-case letter, one lower-case letter, one digit and one '-', uniform otherwise.
 sdk::Result<std::string> generate_password(sdk::Random& random, std::size_t length = 20);
+// The password for a new user or a root rotation: from the named password policy
+// (sys/policies/password) when `policy` is set, else generate_password's default.
+// invalid_argument when the policy does not exist.
+sdk::Result<std::string> password_for(const sdk::Request& request, const std::string& policy);
 
 // Cuts `text` to at most `max_bytes` without splitting a UTF-8 character.
 std::string truncate_utf8(std::string_view text, std::size_t max_bytes);

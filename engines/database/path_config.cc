@@ -118,9 +118,10 @@ sdk::Result<sdk::Response> write_config(Engine& engine, sdk::Request& request,
   LEASEFS_TRY(check_connection_url(c.connection_url));
   if (!c.username_template.empty()) LEASEFS_TRY(check_username_template(c.username_template));
   if (!c.password_policy.empty()) {
-    return sdk::invalid_argument(
-        "password_policy is not supported: leasefs has no password policies; generated "
-        "passwords are 20 characters of [A-Za-z0-9-]");
+    // A typo is caught now, not at the first creds request.
+    auto probe = password_for(request, c.password_policy);
+    if (!probe) return sdk::error(probe.error());
+    sdk::wipe(probe->data(), probe->size());
   }
   if (c.verify_connection) {
     PgPool probe(pool_settings(c));

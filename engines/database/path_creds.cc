@@ -72,7 +72,7 @@ sdk::Result<sdk::Response> read_creds(Engine& engine, sdk::Request& request,
       {.display_name = request.caller.display_name, .role_name = name, .now = now},
       *request.random);
   if (!username) return sdk::error(username.error());
-  auto password = generate_password(*request.random);
+  auto password = password_for(request, t->config.password_policy);
   if (!password) return sdk::error(password.error());
 
   const StatementValues values{

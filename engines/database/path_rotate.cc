@@ -25,7 +25,7 @@ sdk::Result<sdk::Response> rotate_root(Engine& engine, sdk::Request& request,
   if (c.username.empty()) {
     return sdk::invalid_argument("unable to rotate root credentials: no username in config");
   }
-  auto password = generate_password(*request.random);
+  auto password = password_for(request, c.password_policy);
   if (!password) return sdk::error(password.error());
   // A pool of its own, so requests in flight keep the old one until it is replaced.
   PgPool pool(pool_settings(c));

@@ -2,6 +2,7 @@
 // the errors (with line and column) and limits an untrusted policy meets.
 #include "backend/auth/policy.h"
 
+#include <set>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -486,6 +487,98 @@ TEST(PolicyParseTest, DefaultPolicyTextParses) {
   auto p = parse_policy(std::string(kDefaultPolicyName), kDefaultPolicyText);
   ASSERT_TRUE(p) << p.error().message();
   EXPECT_GE(p->rules.size(), 14u);
+}
+
+}  // namespace
+}  // namespace leasefs::backend::auth
+
+namespace leasefs::backend::auth {
+namespace {
+
+constexpr std::string_view kPasswordPolicy = R"(
+  length = 24
+  rule "charset" {
+    charset = "abcdefghijklmnopqrstuvwxyz"
+    min-chars = 1
+  }
+  rule "charset" {
+    charset = "0123456789"
+    min-chars = 3
+  }
+  rule "charset" { charset = "!@#" min-chars = 2 }
+)";
+
+TEST(PasswordPolicyTest, ParsesVaultsHclAndJson) {
+  auto p = parse_password_policy(kPasswordPolicy);
+  ASSERT_TRUE(p) << p.error().message();
+  EXPECT_EQ(p->length, 24);
+  ASSERT_EQ(p->rules.size(), 3u);
+  EXPECT_EQ(p->rules[1].chars, "0123456789");
+  EXPECT_EQ(p->rules[1].min_chars, 3);
+  auto j = parse_password_policy(
+      R"({"length": 8, "rule": [{"charset": {"charset": "ab", "min-chars": 1}}]})");
+  ASSERT_TRUE(j) << j.error().message();
+  EXPECT_EQ(j->length, 8);
+  ASSERT_EQ(j->rules.size(), 1u);
+  EXPECT_EQ(j->rules[0].chars, "ab");
+}
+
+TEST(PasswordPolicyTest, GeneratedPasswordsKeepEveryRule) {
+  auto p = parse_password_policy(kPasswordPolicy);
+  ASSERT_TRUE(p);
+  sdk::SeededRandom random(42);
+  std::set<std::string> seen;
+  for (int i = 0; i < 500; ++i) {
+    auto pw = generate_password(*p, random);
+    ASSERT_TRUE(pw) << pw.error().message();
+    ASSERT_EQ(pw->size(), 24u);
+    int lower = 0, digit = 0, symbol = 0;
+    for (char c : *pw) {
+      if (c >= 'a' && c <= 'z') ++lower;
+      else if (c >= '0' && c <= '9') ++digit;
+      else if (c == '!' || c == '@' || c == '#') ++symbol;
+      else ADD_FAILURE() << "a character outside every charset";
+    }
+    EXPECT_GE(lower, 1);
+    EXPECT_GE(digit, 3);
+    EXPECT_GE(symbol, 2);
+    seen.insert(*pw);
+  }
+  EXPECT_EQ(seen.size(), 500u);
+  // The required characters are shuffled in, not always in front.
+  std::set<char> leading;
+  for (int i = 0; i < 50; ++i) leading.insert((*generate_password(*p, random))[0]);
+  EXPECT_GT(leading.size(), 5u);
+}
+
+TEST(PasswordPolicyTest, BadPoliciesNameTheProblem) {
+  auto error_of = [](std::string_view text) {
+    auto p = parse_password_policy(text);
+    return p ? std::string("(parsed)") : p.error().message();
+  };
+  EXPECT_EQ(error_of(R"(rule "charset" { charset = "ab" })"),
+            "failed to parse password policy: length is required");
+  EXPECT_NE(error_of("length = 3\nrule \"charset\" { charset = \"ab\" }").find("between 4 and 100"),
+            std::string::npos);
+  EXPECT_NE(error_of("length = 10").find("at least one rule"), std::string::npos);
+  EXPECT_NE(error_of("length = 10\nrule \"charset\" { charset = \"\" }").find("needs a charset"),
+            std::string::npos);
+  EXPECT_NE(error_of("length = 10\nrule \"charset\" { charset = \"a b\" }").find("printable ASCII"),
+            std::string::npos);
+  EXPECT_NE(error_of("length = 10\nrule \"charset\" { charset = \"ab\" min-chars = 11 }")
+                .find("more than the length"),
+            std::string::npos);
+  EXPECT_NE(error_of("length = 10\nrule \"charset\" { charset = \"ab\" colour = 1 }")
+                .find("invalid key \"colour\""),
+            std::string::npos);
+  EXPECT_NE(error_of("length = 10\nrule \"charset\" { charset = \"ab\" }\nrule \"dictionary\" {}")
+                .find("unknown rule type \"dictionary\""),
+            std::string::npos);
+  EXPECT_NE(error_of("length = \"ten\"").find("whole number"), std::string::npos);
+  EXPECT_NE(error_of("length = 10\nrule \"charset\" {").find("failed to parse password policy: "),
+            std::string::npos);
+  EXPECT_NE(error_of("length = 10 # caf\xc3\xa9").find("ASCII"), std::string::npos);
+  EXPECT_NE(error_of("{\"length\": ").find("failed to parse password policy"), std::string::npos);
 }
 
 }  // namespace

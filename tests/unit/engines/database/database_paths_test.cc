@@ -55,7 +55,8 @@ TEST_F(DatabaseTest, ConfigRefusesBadInput) {
   expect_code(write("config/x", c), Code::kInvalidArgument, "username_template");
   c = base_config();
   c["password_policy"] = "strong";
-  expect_code(write("config/x", c), Code::kInvalidArgument, "password_policy");
+  expect_code(write("config/x", c), Code::kInvalidArgument,
+              "password_policy: password policy \"strong\" does not exist");
   expect_code(write("config/a\"b", base_config()), Code::kInvalidArgument, "invalid config name");
   expect_code(call(Operation::kList, "config/"), Code::kNotFound);
 }

@@ -4,6 +4,7 @@
 // after revoke-prefix and after the lease's TTL runs out; sys/leases/renew moves VALID
 // UNTIL; ssh/sign answers under a non-renewable lease and ssh/public_key without a
 // token. Polls with deadlines, never bare sleeps.
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <thread>
@@ -150,6 +151,59 @@ TEST_F(DatabaseServerTest, RenewMovesValidUntil) {
   ASSERT_TRUE(after) << after.error();
   EXPECT_GT(std::stoll(*after), std::stoll(*before) + 3000);
   root("PUT", "sys/leases/revoke", {{"lease_id", c.lease_id}, {"sync", true}});
+}
+
+// Password policies (sys/policies/password): written, read, listed and generated
+// through the API; a database config naming one makes creds whose passwords keep its
+// rules and log in; a config naming a missing one is refused with a 400.
+TEST_F(DatabaseServerTest, PasswordPolicyShapesCredentials) {
+  const std::string policy =
+      "length = 32\n"
+      "rule \"charset\" { charset = \"abcdefghijklmnopqrstuvwxyz\" min-chars = 2 }\n"
+      "rule \"charset\" { charset = \"0123456789\" min-chars = 2 }\n"
+      "rule \"charset\" { charset = \"-_.~\" min-chars = 2 }\n";
+  Reply bad = root("PUT", "sys/policies/password/pg", {{"policy", "length = 2"}});
+  EXPECT_EQ(bad.status, 400) << bad.describe();
+  ASSERT_EQ(root("PUT", "sys/policies/password/pg", {{"policy", policy}}).status, 204);
+  Reply read = root("GET", "sys/policies/password/pg");
+  ASSERT_EQ(read.status, 200) << read.describe();
+  EXPECT_EQ(read.json["data"]["policy"], policy);
+  Reply list = root("LIST", "sys/policies/password");
+  ASSERT_EQ(list.status, 200) << list.describe();
+  EXPECT_EQ(list.json["data"]["keys"], json::array({"pg"}));
+  Reply generated = root("GET", "sys/policies/password/pg/generate");
+  ASSERT_EQ(generated.status, 200) << generated.describe();
+  EXPECT_EQ(generated.json["data"].value("password", "").size(), 32u);
+  EXPECT_EQ(root("GET", "sys/policies/password/nope/generate").status, 404);
+
+  auto config_with = [&](const std::string& password_policy) {
+    return root("POST", "database/config/main",
+                {{"plugin_name", "postgresql-database-plugin"},
+                 {"connection_url", pg_->connection_url()},
+                 {"username", pg_->superuser()},
+                 {"password", pg_->superuser_password()},
+                 {"allowed_roles", "*"},
+                 {"password_policy", password_policy}});
+  };
+  Reply missing = config_with("nope");
+  EXPECT_EQ(missing.status, 400) << missing.describe();
+  EXPECT_EQ(missing.json["errors"][0], "password_policy: password policy \"nope\" does not exist")
+      << missing.describe();
+  Reply config = config_with("pg");
+  ASSERT_LT(config.status, 300) << config.describe();
+  EXPECT_EQ(root("GET", "database/config/main").json["data"].value("password_policy", ""), "pg");
+
+  for (int i = 0; i < 3; ++i) {
+    Creds c = creds("ro");
+    ASSERT_EQ(c.password.size(), 32u);
+    EXPECT_EQ(c.password.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-_.~"),
+              std::string::npos);
+    EXPECT_GE(std::count_if(c.password.begin(), c.password.end(), ::isdigit), 2);
+    EXPECT_TRUE(logs_in(c));
+    root("PUT", "sys/leases/revoke", {{"lease_id", c.lease_id}, {"sync", true}});
+  }
+  ASSERT_EQ(root("DELETE", "sys/policies/password/pg").status, 204);
+  EXPECT_EQ(root("GET", "sys/policies/password/pg").status, 404);
 }
 
 TEST_F(DatabaseServerTest, SshSignAndPublicKeyWithoutToken) {

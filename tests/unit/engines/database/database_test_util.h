@@ -20,6 +20,14 @@ using sdk::Code;
 using sdk::Operation;
 using namespace std::chrono_literals;
 
+// The core's password policies as an engine sees them: none exist here.
+class NoPasswordPolicies final : public sdk::PasswordPolicies {
+ public:
+  sdk::Result<std::string> generate(std::string_view name, sdk::Random&) override {
+    return sdk::not_found("password policy \"" + std::string(name) + "\" does not exist");
+  }
+};
+
 class DatabaseTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -45,8 +53,11 @@ class DatabaseTest : public ::testing::Test {
     r.storage = &storage_;
     r.clock = &clock_;
     r.random = &sdk::SystemRandom::instance();
+    r.passwords = &passwords_;
     return r;
   }
+
+  NoPasswordPolicies passwords_;
 
   sdk::Result<sdk::Response> call(Operation op, std::string path, json data = json::object()) {
     auto r = request(op, std::move(path), std::move(data));
