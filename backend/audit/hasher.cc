@@ -1,25 +1,23 @@
-// HMAC-SHA256 through OpenSSL's EVP_MAC, with a small pool of keyed contexts: re-using a
-// keyed context costs about half of keying a new one, and HMACs are most of the cost of
-// an audit entry.
+// HMAC-SHA256 (RFC 2104) over OpenSSL's SHA-256 block functions, from inner and outer
+// states keyed once per device. OpenSSL 3's EVP_MAC re-initialisation copies a digest
+// context through its provider (allocations, parameter lookups) for every value,
+// which cost more than the two or three SHA-256 blocks an audit value needs; copying a
+// SHA256_CTX is a 112-byte struct copy. The SHA256_* calls are deprecated in OpenSSL 3
+// but kept (and still the fastest SHA-256 it offers); the output is the same bytes, so
+// sys/audit-hash and existing logs agree.
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include "backend/audit/hasher.h"
 
 #include <array>
-#include <cstdio>
+#include <cstring>
 
-#include <openssl/core_names.h>
-#include <openssl/evp.h>
-#include <openssl/params.h>
+#include <openssl/crypto.h>
 
 namespace leasefs::backend::audit {
 namespace {
 
-constexpr std::size_t kPoolMax = 64;
+constexpr std::size_t kBlock = SHA256_CBLOCK;  // 64
 constexpr char kHexDigits[] = "0123456789abcdef";
-
-EVP_MAC* hmac_algorithm() {
-  static EVP_MAC* mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
-  return mac;
-}
 
 }  // namespace
 
@@ -41,66 +39,49 @@ sdk::Result<sdk::SecureBuffer> new_salt(sdk::Random& random) {
 
 sdk::Result<std::shared_ptr<Hasher>> Hasher::create(sdk::SecureBuffer salt) {
   if (salt.empty()) return sdk::invalid_argument("an audit salt must not be empty");
-  EVP_MAC* mac = hmac_algorithm();
-  if (mac == nullptr) return sdk::internal_error("OpenSSL has no HMAC");
-  EVP_MAC_CTX* ctx = EVP_MAC_CTX_new(mac);
-  if (ctx == nullptr) return sdk::internal_error("cannot allocate an HMAC context");
-  char digest[] = "SHA256";
-  OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
-                         OSSL_PARAM_construct_end()};
-  if (EVP_MAC_init(ctx, salt.data(), salt.size(), params) != 1) {
-    EVP_MAC_CTX_free(ctx);
-    return sdk::internal_error("cannot key the audit HMAC");
+  std::shared_ptr<Hasher> hasher(new Hasher(std::move(salt)));
+  std::array<unsigned char, kBlock> key{};
+  const sdk::SecureBuffer& k = hasher->salt_;
+  bool ok = true;
+  if (k.size() > kBlock) {
+    SHA256_CTX c;
+    ok = SHA256_Init(&c) == 1 && SHA256_Update(&c, k.data(), k.size()) == 1 &&
+         SHA256_Final(key.data(), &c) == 1;
+    OPENSSL_cleanse(&c, sizeof c);
+  } else {
+    std::memcpy(key.data(), k.data(), k.size());
   }
-  return std::shared_ptr<Hasher>(new Hasher(std::move(salt), ctx));
+  std::array<unsigned char, kBlock> pad{};
+  for (std::size_t i = 0; i < kBlock; ++i) pad[i] = key[i] ^ 0x36;
+  ok = ok && SHA256_Init(&hasher->inner_) == 1 &&
+       SHA256_Update(&hasher->inner_, pad.data(), pad.size()) == 1;
+  for (std::size_t i = 0; i < kBlock; ++i) pad[i] = key[i] ^ 0x5c;
+  ok = ok && SHA256_Init(&hasher->outer_) == 1 &&
+       SHA256_Update(&hasher->outer_, pad.data(), pad.size()) == 1;
+  OPENSSL_cleanse(key.data(), key.size());
+  OPENSSL_cleanse(pad.data(), pad.size());
+  if (!ok) return sdk::internal_error("cannot key the audit HMAC");
+  return hasher;
 }
-
-Hasher::Hasher(sdk::SecureBuffer salt, evp_mac_ctx_st* keyed)
-    : salt_(std::move(salt)), keyed_(keyed) {}
 
 Hasher::~Hasher() {
-  for (EVP_MAC_CTX* ctx : pool_) EVP_MAC_CTX_free(ctx);
-  EVP_MAC_CTX_free(keyed_);
+  OPENSSL_cleanse(&inner_, sizeof inner_);
+  OPENSSL_cleanse(&outer_, sizeof outer_);
 }
 
-evp_mac_ctx_st* Hasher::acquire() const {
-  {
-    std::lock_guard lock(pool_mu_);
-    if (!pool_.empty()) {
-      EVP_MAC_CTX* ctx = pool_.back();
-      pool_.pop_back();
-      return ctx;
-    }
-  }
-  return EVP_MAC_CTX_dup(keyed_);
-}
-
-void Hasher::release(evp_mac_ctx_st* ctx) const {
-  if (ctx == nullptr) return;
-  {
-    std::lock_guard lock(pool_mu_);
-    if (pool_.size() < kPoolMax) {
-      pool_.push_back(ctx);
-      return;
-    }
-  }
-  EVP_MAC_CTX_free(ctx);
-}
-
-Hasher::Session::Session(const Hasher& hasher) : hasher_(hasher), ctx_(hasher.acquire()) {}
+Hasher::Session::Session(const Hasher& hasher) : hasher_(hasher) {}
 
 Hasher::Session::~Session() {
-  hasher_.release(ctx_);
+  OPENSSL_cleanse(&work_, sizeof work_);
 }
 
 void Hasher::Session::append_hmac(std::string_view input, std::string& out) {
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  std::size_t size = 0;
-  // Re-initializing without a key keeps the key: the inner and outer pads are reused.
-  bool ok = ctx_ != nullptr && EVP_MAC_init(ctx_, nullptr, 0, nullptr) == 1 &&
-            EVP_MAC_update(ctx_, reinterpret_cast<const unsigned char*>(input.data()),
-                           input.size()) == 1 &&
-            EVP_MAC_final(ctx_, mac, &size, sizeof mac) == 1;
+  unsigned char mac[SHA256_DIGEST_LENGTH];
+  work_ = hasher_.inner_;
+  bool ok = SHA256_Update(&work_, input.data(), input.size()) == 1 &&
+            SHA256_Final(mac, &work_) == 1;
+  work_ = hasher_.outer_;
+  ok = ok && SHA256_Update(&work_, mac, sizeof mac) == 1 && SHA256_Final(mac, &work_) == 1;
   out.append(kHmacPrefix);
   if (!ok) {
     // Never fall back to the clear value: an unhashable value is written as this marker.
@@ -108,10 +89,11 @@ void Hasher::Session::append_hmac(std::string_view input, std::string& out) {
     return;
   }
   const std::size_t at = out.size();
-  out.resize(at + 2 * size);
-  for (std::size_t i = 0; i < size; ++i) {
-    out[at + 2 * i] = kHexDigits[mac[i] >> 4];
-    out[at + 2 * i + 1] = kHexDigits[mac[i] & 0xf];
+  out.resize(at + 2 * sizeof mac);
+  char* hex = out.data() + at;
+  for (std::size_t i = 0; i < sizeof mac; ++i) {
+    hex[2 * i] = kHexDigits[mac[i] >> 4];
+    hex[2 * i + 1] = kHexDigits[mac[i] & 0xf];
   }
 }
 

@@ -7,17 +7,15 @@
 #pragma once
 
 #include <memory>
-#include <mutex>
 #include <span>
 #include <string>
 #include <string_view>
-#include <vector>
+
+#include <openssl/sha.h>
 
 #include "backend/sdk/random.h"
 #include "backend/sdk/secure_buffer.h"
 #include "backend/sdk/status.h"
-
-struct evp_mac_ctx_st;
 
 namespace leasefs::backend::audit {
 
@@ -36,8 +34,8 @@ class Hasher {
 
   const sdk::SecureBuffer& salt() const { return salt_; }
 
-  // Borrows a keyed context for one entry's worth of HMACs, so hashing many strings
-  // takes the pool's lock once. Not thread-safe itself; one per thread at a time.
+  // Hashes one entry's worth of strings. Not thread-safe itself; one per thread at a
+  // time (the Hasher it reads is not changed after create()).
   class Session {
    public:
     explicit Session(const Hasher& hasher);
@@ -51,21 +49,20 @@ class Hasher {
 
    private:
     const Hasher& hasher_;
-    evp_mac_ctx_st* ctx_;
+    SHA256_CTX work_{};  // a copy of a keyed state, wiped when the session ends
   };
 
   // "hmac-sha256:<64 hex>" of `input`. Thread-safe.
   std::string hmac(std::string_view input) const;
 
  private:
-  Hasher(sdk::SecureBuffer salt, evp_mac_ctx_st* keyed);
-  evp_mac_ctx_st* acquire() const;
-  void release(evp_mac_ctx_st* ctx) const;
+  explicit Hasher(sdk::SecureBuffer salt) : salt_(std::move(salt)) {}
 
   sdk::SecureBuffer salt_;
-  evp_mac_ctx_st* keyed_;  // the template every pooled context is copied from
-  mutable std::mutex pool_mu_;
-  mutable std::vector<evp_mac_ctx_st*> pool_;
+  // SHA-256 states after absorbing key^ipad and key^opad (RFC 2104): every HMAC starts
+  // from copies of these, so keying costs nothing per value. Wiped on destruction.
+  SHA256_CTX inner_{};
+  SHA256_CTX outer_{};
 };
 
 }  // namespace leasefs::backend::audit

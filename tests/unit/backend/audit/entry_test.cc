@@ -82,6 +82,24 @@ TEST(HasherTest, MatchesHmacSha256KeyedWithTheSaltText) {
             reference_hmac("my-salt", std::string(10000, 'x')));
 }
 
+// The hasher keys SHA-256 states itself (RFC 2104), so check it against OpenSSL's HMAC
+// across the block boundaries of key and input: keys shorter than, as long as and longer
+// than a block (hashed first), inputs that end around a block and take several.
+TEST(HasherTest, MatchesHmacAcrossKeyAndInputBlockSizes) {
+  for (std::size_t key_size : {1u, 36u, 63u, 64u, 65u, 200u}) {
+    std::string key(key_size, 'k');
+    for (std::size_t i = 0; i < key.size(); ++i) key[i] = static_cast<char>('a' + i % 26);
+    auto hasher = make_hasher(key);
+    Hasher::Session session(*hasher);
+    for (std::size_t input_size : {0u, 1u, 55u, 56u, 63u, 64u, 65u, 119u, 120u, 1000u}) {
+      const std::string input(input_size, static_cast<char>('0' + input_size % 10));
+      EXPECT_EQ(session.hmac(input), reference_hmac(key, input))
+          << "key " << key_size << " bytes, input " << input_size << " bytes";
+      EXPECT_EQ(hasher->hmac(input), reference_hmac(key, input));
+    }
+  }
+}
+
 TEST(HasherTest, NewSaltIsAUuidInLockedBuffer) {
   sdk::SeededRandom random(7);
   auto salt = new_salt(random);
