@@ -123,9 +123,9 @@ std::string AccessAuditor::to_line(const AccessEvent& e) const {
   return out;
 }
 
-void AccessAuditor::record(const AccessEvent& event) {
+void AccessAuditor::record(AccessEvent event) {
   std::lock_guard lock(mu_);
-  queue_.push_back(event);
+  queue_.push_back(std::move(event));
   ++counters_.recorded;
   counters_.pending = queue_.size();
   if (queue_.size() >= kBatch) cv_.notify_all();

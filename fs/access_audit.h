@@ -42,7 +42,7 @@ class AccessAuditor {
 
   void start();
   // Queues one event. Thread-safe; never blocks on the network.
-  void record(const AccessEvent& event);
+  void record(AccessEvent event);
   // Sends what is queued (one bounded attempt), spools the rest, stops the thread.
   void stop();
 

@@ -2,8 +2,9 @@
 #include "fs/caller.h"
 
 #include <algorithm>
+#include <chrono>
 #include <climits>
-#include <fstream>
+#include <memory>
 #include <mutex>
 #include <sstream>
 #include <unordered_map>
@@ -16,10 +17,10 @@ namespace leasefs::fs {
 
 namespace {
 
-// One read(2) of a small /proc file (status, cgroup): cheaper than a stream on the
-// open path.
-std::string read_small_file(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+// One read(2) of a small /proc file (status, cgroup) relative to `dir` (AT_FDCWD for an
+// absolute path): cheaper than a stream on the open path.
+std::string read_small_file(int dir, const char* path) {
+  int fd = ::openat(dir, path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return {};
   char buf[4096];
   ssize_t n = ::read(fd, buf, sizeof buf);
@@ -27,85 +28,155 @@ std::string read_small_file(const std::string& path) {
   return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string();
 }
 
-// Thread id -> thread group id of readers that are not group leaders (threads of a
-// multithreaded service). Checked on use: the entry holds while /proc/TGID/task/TID
-// exists, which a reused tid in another process would not satisfy.
-class TgidCache {
- public:
-  std::int64_t find(pid_t tid) {
-    std::int64_t tgid = 0;
-    {
-      std::lock_guard lock(mu_);
-      auto it = map_.find(tid);
-      if (it == map_.end()) return 0;
-      tgid = it->second;
-    }
-    std::string task = "/proc/" + std::to_string(tgid) + "/task/" + std::to_string(tid);
-    return ::access(task.c_str(), F_OK) == 0 ? tgid : 0;
+// The cgroup v2 path (the "0::" line) of the process or thread whose /proc dir is `dir`.
+std::string read_cgroup(int dir) {
+  std::string text = read_small_file(dir, "cgroup");
+  std::string_view v = text;
+  std::size_t at = 0;
+  while (at < v.size()) {
+    std::size_t eol = v.find('\n', at);
+    std::string_view line = v.substr(at, eol == std::string_view::npos ? v.npos : eol - at);
+    if (line.starts_with("0::")) return std::string(line.substr(3));
+    if (eol == std::string_view::npos) break;
+    at = eol + 1;
   }
-  void put(pid_t tid, std::int64_t tgid) {
-    std::lock_guard lock(mu_);
-    if (map_.size() >= 4096) map_.clear();
-    map_[tid] = tgid;
-  }
+  return {};
+}
 
- private:
-  std::mutex mu_;
-  std::unordered_map<pid_t, std::int64_t> map_;
+// readlinkat(dir, "exe"); "" when it cannot be read (the thread exited, a kernel thread).
+std::string read_exe(int dir) {
+  char buf[PATH_MAX];
+  ssize_t n = ::readlinkat(dir, "exe", buf, sizeof buf - 1);
+  return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string();
+}
+
+// What is known of one reader thread, and a descriptor that stays tied to it.
+struct Known {
+  Known(int task_dir, std::int64_t group) : dir(task_dir), tgid(group) {}
+  ~Known() { ::close(dir); }
+  Known(const Known&) = delete;
+  Known& operator=(const Known&) = delete;
+  int dir;  // O_PATH of /proc/TGID/task/TID
+  std::int64_t tgid;
+  // Guarded by CallerCache::mu_:
+  std::string exe{};
+  std::string cgroup{};
+  std::chrono::steady_clock::time_point cgroup_read{};
 };
 
-TgidCache& tgid_cache() {
-  static TgidCache cache;
+// Thread id -> Known. Bounded: descriptors count against the daemon's fd limit.
+class CallerCache {
+ public:
+  static constexpr std::size_t kMax = 256;
+  static constexpr auto kCgroupFor = std::chrono::seconds(1);
+
+  std::shared_ptr<Known> find(pid_t tid) {
+    std::lock_guard lock(mu_);
+    auto it = map_.find(tid);
+    return it == map_.end() ? nullptr : it->second;
+  }
+  void put(pid_t tid, std::shared_ptr<Known> k) {
+    std::lock_guard lock(mu_);
+    if (map_.size() >= kMax) map_.clear();
+    map_[tid] = std::move(k);
+  }
+  void drop(pid_t tid, const std::shared_ptr<Known>& k) {
+    std::lock_guard lock(mu_);
+    auto it = map_.find(tid);
+    if (it != map_.end() && it->second == k) map_.erase(it);
+  }
+  std::mutex mu_;
+
+ private:
+  std::unordered_map<pid_t, std::shared_ptr<Known>> map_;
+};
+
+CallerCache& caller_cache() {
+  static CallerCache cache;
   return cache;
+}
+
+// The thread group of `tid`, from /proc/TID/status (also its supplementary groups when
+// `groups` is given); 0 when it cannot be read.
+std::int64_t read_status(pid_t tid, std::vector<std::uint32_t>* groups) {
+  std::string path = "/proc/" + std::to_string(tid) + "/status";
+  std::istringstream lines(read_small_file(AT_FDCWD, path.c_str()));
+  std::string line;
+  std::int64_t tgid = 0;
+  while (std::getline(lines, line)) {
+    if (line.rfind("Tgid:", 0) == 0) {
+      tgid = std::strtoll(line.c_str() + 5, nullptr, 10);
+    } else if (groups != nullptr && line.rfind("Groups:", 0) == 0) {
+      std::istringstream list(line.substr(7));
+      std::uint32_t g = 0;
+      while (list >> g) groups->push_back(g);
+    }
+  }
+  return tgid;
 }
 
 }  // namespace
 
-Caller describe_caller(std::uint32_t uid, std::uint32_t gid, pid_t tid, bool need_groups) {
+Caller describe_caller(std::uint32_t uid, std::uint32_t gid, pid_t tid, bool need_groups,
+                       bool fresh_cgroup) {
   Caller c;
   c.uid = uid;
   c.gid = gid;
   c.pid = tid;
   if (tid <= 0) return c;
-  // The request carries a thread id; the process is its thread group. pidfd_open
-  // succeeds only for a group leader, which is the common case (a single-threaded
-  // reader) and is much cheaper than /proc/TID/status.
-  bool leader = false;
-  if (int fd = static_cast<int>(::syscall(SYS_pidfd_open, tid, 0)); fd >= 0) {
-    ::close(fd);
-    leader = true;
+  auto& cache = caller_cache();
+  auto now = std::chrono::steady_clock::now();
+  std::int64_t tgid = 0;
+  if (need_groups) tgid = read_status(tid, &c.groups);
+
+  if (auto known = cache.find(tid)) {
+    std::string exe = read_exe(known->dir);
+    if (!exe.empty() && (tgid == 0 || tgid == known->tgid)) {
+      c.pid = known->tgid;
+      std::string cgroup;
+      bool stale = false;
+      {
+        std::lock_guard lock(cache.mu_);
+        stale = fresh_cgroup || exe != known->exe || now - known->cgroup_read >= CallerCache::kCgroupFor;
+        if (!stale) cgroup = known->cgroup;
+      }
+      if (stale) {
+        cgroup = read_cgroup(known->dir);
+        std::lock_guard lock(cache.mu_);
+        known->exe = exe;
+        known->cgroup = cgroup;
+        known->cgroup_read = now;
+      }
+      c.exe = std::move(exe);
+      c.cgroup = std::move(cgroup);
+      return c;
+    }
+    cache.drop(tid, known);  // exited (its id may be another thread's now)
   }
-  if (!leader && !need_groups) {
-    if (std::int64_t tgid = tgid_cache().find(tid); tgid > 0) c.pid = tgid;
-  }
-  std::string status;
-  if ((!leader && c.pid == tid) || need_groups) {
-    status = read_small_file("/proc/" + std::to_string(tid) + "/status");
-  }
-  std::istringstream lines(status);
-  std::string line;
-  while (std::getline(lines, line)) {
-    if (line.rfind("Tgid:", 0) == 0) {
-      c.pid = std::strtoll(line.c_str() + 5, nullptr, 10);
-      if (c.pid != tid) tgid_cache().put(tid, c.pid);
-    } else if (line.rfind("Groups:", 0) == 0) {
-      std::istringstream groups(line.substr(7));
-      std::uint32_t g = 0;
-      while (groups >> g) c.groups.push_back(g);
+
+  // First sight of this thread. pidfd_open succeeds only for a group leader, the common
+  // case (a single-threaded reader), and is cheaper than /proc/TID/status.
+  if (tgid == 0) {
+    if (int fd = static_cast<int>(::syscall(SYS_pidfd_open, tid, 0)); fd >= 0) {
+      ::close(fd);
+      tgid = tid;
+    } else {
+      tgid = read_status(tid, nullptr);
     }
   }
-  std::string base = "/proc/" + std::to_string(c.pid);
-  char buf[PATH_MAX];
-  ssize_t n = ::readlink((base + "/exe").c_str(), buf, sizeof buf - 1);
-  if (n > 0) c.exe.assign(buf, static_cast<std::size_t>(n));
-  // cgroup v2: the "0::" line.
-  std::istringstream cg(read_small_file(base + "/cgroup"));
-  while (std::getline(cg, line)) {
-    if (line.rfind("0::", 0) == 0) {
-      c.cgroup = line.substr(3);
-      break;
-    }
-  }
+  if (tgid <= 0) return c;
+  c.pid = tgid;
+  std::string task = "/proc/" + std::to_string(tgid) + "/task/" + std::to_string(tid);
+  int dir = ::open(task.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (dir < 0) return c;  // gone already
+  auto known = std::make_shared<Known>(dir, tgid);
+  c.exe = read_exe(dir);
+  c.cgroup = read_cgroup(dir);
+  if (c.exe.empty()) return c;  // exited meanwhile, or a kernel thread: not cached
+  known->exe = c.exe;
+  known->cgroup = c.cgroup;
+  known->cgroup_read = now;
+  cache.put(tid, std::move(known));
   return c;
 }
 

@@ -25,9 +25,18 @@ struct Caller {
 };
 
 // Fills a Caller from the request's uid, gid and thread id. Reads /proc; never blocks
-// on the network. Supplementary groups are read only with `need_groups` (they cost a
-// read of /proc/PID/status, the most expensive part). Thread-safe.
-Caller describe_caller(std::uint32_t uid, std::uint32_t gid, pid_t tid, bool need_groups = true);
+// on the network. Thread-safe.
+//
+// A thread seen before is answered from a cache that holds an O_PATH descriptor of its
+// /proc/TGID/task/TID: one readlinkat of "exe" through it per call both proves the
+// thread is the same one (a descriptor of a thread that exited fails, even when its id
+// has been reused) and gives the current executable (an exec replaces it, and then
+// the rest is read again). The cgroup comes from the cache while it is younger than a
+// second and the executable is unchanged, unless `fresh_cgroup` (an allow rule tests
+// it). Supplementary groups are read, always fresh, only with `need_groups` (a read of
+// /proc/TID/status).
+Caller describe_caller(std::uint32_t uid, std::uint32_t gid, pid_t tid, bool need_groups = true,
+                       bool fresh_cgroup = true);
 
 // Empty when `caller` passes every non-empty list of `rules`; else the reason
 // ("uid 1000 is not allowed").

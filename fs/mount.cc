@@ -569,7 +569,8 @@ class MountState {
   int open_secret(fuse_req_t req, std::size_t index, Handle& h) {
     const fuse_ctx* ctx = fuse_req_ctx(req);
     const FileSpec& f = config_.files[index];
-    Caller caller = describe_caller(ctx->uid, ctx->gid, ctx->pid, !f.allow.gids.empty());
+    Caller caller = describe_caller(ctx->uid, ctx->gid, ctx->pid, !f.allow.gids.empty(),
+                                    !f.allow.cgroups.empty());
     AccessEvent ev{.time = std::chrono::system_clock::now(),
                    .file = f.path,
                    .path = f.secret,
@@ -584,7 +585,7 @@ class MountState {
     if (std::string why = check_allow(f.allow, caller); !why.empty()) {
       ev.result = "denied";
       ev.error = why;
-      auditor_->record(ev);
+      auditor_->record(std::move(ev));
       ++opens_denied_;
       return EACCES;
     }
@@ -604,13 +605,13 @@ class MountState {
     if (!opened) {
       ev.result = "error";
       ev.error = opened.error().message();
-      auditor_->record(ev);
+      auditor_->record(std::move(ev));
       ++opens_failed_;
       sdk::log_warn(kLog, f.path + ": " + opened.error().message());
       return errno_for(opened.error().code());
     }
     ev.lease_id = opened->record->display_id();
-    auditor_->record(ev);
+    auditor_->record(std::move(ev));
     ++opens_allowed_;
     h.opened = std::move(*opened);
     return 0;
