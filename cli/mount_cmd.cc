@@ -1,4 +1,4 @@
-// `leasefs mount MOUNTPOINT --config FILE [--foreground]`: the FUSE daemon (fs/). This
+// `leasefs mount MOUNTPOINT --config FILE [--foreground] [--log-file FILE]`: the FUSE daemon (fs/). This
 // file only parses flags and the configuration; fs::run_mount does the rest.
 #include "backend/sdk/log.h"
 #include "cli/cli.h"
@@ -15,6 +15,7 @@ struct MountFlags {
   std::string config_file;
   bool foreground = false;
   std::string log_level;
+  std::string log_file;
 };
 
 int run(const MountFlags& f) {
@@ -33,7 +34,8 @@ int run(const MountFlags& f) {
   }
   return fs::run_mount(*config, fs::RunOptions{.mountpoint = f.mountpoint,
                                                .foreground = f.foreground,
-                                               .config_file = f.config_file});
+                                               .config_file = f.config_file,
+                                               .log_file = f.log_file});
 }
 
 }  // namespace
@@ -50,6 +52,9 @@ void register_mount_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--config", flags->config_file, "Mount configuration (JSON)")->required();
   cmd->add_flag("--foreground,-f", flags->foreground, "Stay in the foreground (no daemon)");
   cmd->add_option("--log-level", flags->log_level, "trace, debug, info, warn, error or off");
+  cmd->add_option("--log-file", flags->log_file,
+                  "Once mounted, append the log to FILE (created 0600) instead of stderr; "
+                  "without --foreground stderr is /dev/null");
   cmd->callback([flags, &exit_code] { exit_code = run(*flags); });
 }
 

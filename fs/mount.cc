@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include <fcntl.h>
 #include <fuse3/fuse_lowlevel.h>
 #include <nlohmann/json.hpp>
 #include <signal.h>
@@ -749,6 +750,23 @@ bool clear_mountpoint(const std::string& mountpoint) {
 }  // namespace
 
 int run_mount(const MountConfig& config, const RunOptions& options) {
+  // Opened before anything else (a bad path is reported on the terminal) and before the
+  // daemon changes to "/" (a relative path means the working directory at start).
+  int log_fd = -1;
+  if (!options.log_file.empty()) {
+    log_fd = ::open(options.log_file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    if (log_fd < 0) {
+      sdk::log_error(kLog, "--log-file: cannot open " + options.log_file + ": " +
+                               std::strerror(errno));
+      return kMountUsage;
+    }
+  }
+  struct LogFd {
+    int& fd;
+    ~LogFd() {
+      if (fd >= 0) ::close(fd);
+    }
+  } log_fd_guard{log_fd};
   if (!clear_mountpoint(options.mountpoint)) return kMountFailed;
   struct stat st {};
   const int stat_rc = ::stat(options.mountpoint.c_str(), &st);
@@ -794,6 +812,10 @@ int run_mount(const MountConfig& config, const RunOptions& options) {
   ::signal(SIGHUP, SIG_IGN);
   mount_state.set_session(se);
   fuse_daemonize(options.foreground ? 1 : 0);
+  if (log_fd >= 0) {
+    // From here on every log line (written to fd 2) goes to the file.
+    ::dup2(log_fd, STDERR_FILENO);
+  }
 
   // Helper threads must not take SIGTERM/SIGINT: the FUSE loop's threads handle them.
   sigset_t block, old;

@@ -15,10 +15,13 @@ struct RunOptions {
   std::string mountpoint{};
   bool foreground = false;
   std::string config_file{};  // for log lines only
+  // Where the log goes once mounted (appended; created 0600), instead of stderr, which
+  // fuse_daemonize points at /dev/null. "" keeps stderr. Opened before mounting.
+  std::string log_file{};
 };
 
 // Mounts, serves until SIGTERM/SIGINT or an unmount, then cleans up. Returns an exit
-// code from exit_codes.h. Logs to stderr (no secret values).
+// code from exit_codes.h. Logs to stderr, or to options.log_file (no secret values).
 int run_mount(const MountConfig& config, const RunOptions& options);
 
 }  // namespace leasefs::fs

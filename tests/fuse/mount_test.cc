@@ -2,6 +2,7 @@
 // getfattr, setpriv, unshare) against a real `leasefs server -dev` on port 0. Every test
 // mounts in its own temporary directory; the fixture unmounts on every path.
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -164,6 +165,33 @@ TEST_F(MountTest, ExpiredLeaseTakesItsContentAndTheNextOpenGeneratesAnew) {
   std::string second = cat("t").out;
   EXPECT_FALSE(second.empty());
   EXPECT_NE(second, first);
+}
+
+TEST_F(MountTest, AHandleHeldOpenPastItsLeaseReadsEioNotStaleBytes) {
+  mount(json::parse(R"([
+    {"path": "t", "secret": "auth/token/create", "method": "POST",
+     "args": {"ttl": "2s", "renewable": false}, "field": "client_token"}
+  ])"));
+  // A shell holds the file open (fd 3) without reading, until the test says "go".
+  std::string opened = dir_ / "opened", go = dir_ / "go";
+  ProcessResult late;
+  std::thread holder([&] {
+    late = run({"/bin/sh", "-c",
+                "exec 3<\"$1\" || exit 9; touch \"$2\"; i=0; "
+                "while [ ! -e \"$3\" ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i+1)); done; "
+                "cat <&3",
+                "sh", mount_->path("t"), opened, go});
+  });
+  EXPECT_TRUE(eventually([&] { return ::access(opened.c_str(), F_OK) == 0; }));
+  // The lease ends (2 s, not renewable) while the handle is open.
+  EXPECT_TRUE(eventually([&] { return xattr("t", "lease_id").empty(); }));
+  std::ofstream(go) << "";
+  holder.join();
+  EXPECT_NE(late.exit_code, 0);
+  EXPECT_EQ(late.out, "");
+  EXPECT_NE(late.err.find("Input/output error"), std::string::npos) << late.err;
+  // A new open gets a new lease.
+  EXPECT_FALSE(cat("t").out.empty());
 }
 
 TEST_F(MountTest, LeaseRevokedOnTheServerTakesItsContent) {
@@ -409,6 +437,49 @@ TEST_F(MountTest, SighupIsIgnoredAndADeadMountIsReplaced) {
   EXPECT_EQ(twice.exit_code, 4) << twice.err;
   EXPECT_NE(twice.err.find("already mounted here"), std::string::npos) << twice.err;
   EXPECT_EQ(cat("k").out, "k-123");
+}
+
+// Without --foreground, fuse_daemonize points stderr at /dev/null; --log-file keeps the
+// log of a daemonized mount.
+TEST_F(MountTest, ADaemonizedMountLogsToItsLogFile) {
+  std::string mnt = dir_ / "bg", cfg = dir_ / "bg.json", log = dir_ / "bg.log";
+  ASSERT_EQ(::mkdir(mnt.c_str(), 0755), 0);
+  std::ofstream(cfg) << config(json::parse(
+                                   R"([{"path": "k", "secret": "secret/data/app", "field": "api_key"}])"))
+                            .dump();
+  // The daemon is not our child: find it through /proc to wait for its exit.
+  auto daemon_alive = [&] {
+    for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+      std::string cmdline = slurp(entry.path().string() + "/cmdline");
+      if (cmdline.find(cfg) != std::string::npos && cmdline.find("--log-file") != std::string::npos)
+        return true;
+    }
+    return false;
+  };
+  struct Unmount {
+    std::string mnt;
+    ~Unmount() {
+      if (is_leasefs_mount(mnt)) run({"/usr/bin/fusermount3", "-uz", mnt});
+    }
+  } guard{mnt};
+  auto started = run({leasefs_binary(), "mount", mnt, "--config", cfg, "--log-file", log});
+  ASSERT_EQ(started.exit_code, 0) << started.err;
+  ASSERT_TRUE(eventually([&] { return is_leasefs_mount(mnt); }));
+  EXPECT_EQ(run({"/usr/bin/cat", mnt + "/k"}).out, "k-123");
+  EXPECT_TRUE(eventually([&] { return slurp(log).find("mounted 1 files") != std::string::npos; }))
+      << slurp(log);
+  struct stat st {};
+  ASSERT_EQ(::stat(log.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_EQ(run({"/usr/bin/fusermount3", "-u", mnt}).exit_code, 0);
+  EXPECT_TRUE(eventually([&] { return !daemon_alive(); }));
+  EXPECT_NE(slurp(log).find("unmounting"), std::string::npos) << slurp(log);
+  EXPECT_EQ(slurp(log).find("k-123"), std::string::npos);  // no secret values in the log
+  // A log file that cannot be opened is refused before mounting.
+  auto bad = run({leasefs_binary(), "mount", mnt, "--config", cfg, "--log-file", dir_ / "no/such/log"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("--log-file"), std::string::npos) << bad.err;
+  EXPECT_FALSE(is_leasefs_mount(mnt));
 }
 
 TEST_F(MountTest, SigtermUnmountsAndRevokesOnExit) {
