@@ -46,13 +46,14 @@ void Completion::report(std::string_view device, const sdk::Status& status) {
 }
 
 bool Completion::wait(SteadyTime deadline, std::string& why) {
-  // A local file write takes a few microseconds: look for the outcome briefly before
-  // sleeping, so a request whose entry another thread is writing does not pay two
-  // context switches for it.
+  // A local file write takes a few microseconds: when another thread is writing and
+  // will take this entry next (expect_soon), look for the outcome briefly before
+  // sleeping, so the request does not pay two context switches for it.
   // The clock is read every 64 pauses only: reading it on every turn made the spin
   // cost more CPU than the waiting it saves.
   const auto spin_until = steady_clock::now() + std::chrono::microseconds(50);
-  for (unsigned turn = 1; !settled_.load(std::memory_order_acquire); ++turn) {
+  const bool spin = soon_.load(std::memory_order_relaxed);
+  for (unsigned turn = 1; spin && !settled_.load(std::memory_order_acquire); ++turn) {
     if (turn % 64 == 0 && steady_clock::now() >= spin_until) break;
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();
@@ -398,7 +399,11 @@ sdk::Result<void> DeviceWriter::submit(std::vector<std::string> bodies, SteadyTi
     if (!direct) {
       // Whoever is writing takes the queue when done; only an idle writer thread needs
       // waking (waking it while a submitting thread writes would only cost a switch).
-      if (!s.writing) s.work_cv.notify_one();
+      if (s.writing) {
+        s.queue.back().done->expect_soon();
+      } else {
+        s.work_cv.notify_one();
+      }
       return {};
     }
   }

@@ -38,6 +38,11 @@ class Completion {
   explicit Completion(int devices) : pending_(devices) {}
   // Reports one device's outcome. Thread-safe.
   void report(std::string_view device, const sdk::Status& status);
+  // Says that a thread is writing right now and will write this entry next, so wait()
+  // may spin briefly instead of sleeping. Without it (the entry waits for a sleeping
+  // writer thread to be woken and scheduled) spinning would only take the CPU that
+  // thread needs. Thread-safe.
+  void expect_soon() { soon_.store(true, std::memory_order_relaxed); }
   // Waits (bounded by `deadline`) until a device recorded the entry or every device
   // reported. Returns true when at least one device recorded it; otherwise fills
   // `why` with each failed device's reason.
@@ -47,6 +52,7 @@ class Completion {
   std::mutex mu_;
   std::condition_variable cv_;
   std::atomic<bool> settled_{false};  // recorded somewhere, or every device reported
+  std::atomic<bool> soon_{false};     // expect_soon()
   int pending_;
   int recorded_ = 0;
   std::string failures_;
