@@ -4,8 +4,9 @@
 # rounds with the audit device off and on (enabled and disabled between runs through
 # sys/audit, so both halves share the process, its caches and the machine's noise).
 # Prints the median requests/s, p50/p99 of each and the ratio on/off (target >= 0.8),
-# plus the server's CPU microseconds per request (the steadier number on a shared
-# machine). The audit log goes to a file in a temp dir (fsync=interval, the default).
+# plus the server's CPU microseconds per request and their difference, what audit costs
+# per request (the steadier numbers on a shared machine). The audit log goes to a file
+# in a temp dir (fsync=interval, the default).
 #
 # Usage: bench/audit_http_bench.sh [SECONDS] [LEASEFS_BINARY]
 #   SECONDS          length of each wrk run (default 5)
@@ -111,5 +112,6 @@ for label in off on; do
 done
 awk -v on="$(median 1 "$tmp/on.results")" -v off="$(median 1 "$tmp/off.results")" \
   -v con="$(median 4 "$tmp/on.results")" -v coff="$(median 4 "$tmp/off.results")" \
-  'BEGIN { printf "ratio on/off: %.2fx requests/s (target >= 0.8), %.2fx CPU per request\n", on / off, con / coff }'
+  'BEGIN { printf "ratio on/off: %.2fx requests/s (target >= 0.8), %.2fx CPU per request\n", on / off, con / coff
+          printf "audit costs %.1f us of server CPU per request (on - off)\n", con - coff }'
 echo "audit entries written: $entries"
