@@ -6,10 +6,8 @@
 #include <cerrno>
 #include <climits>
 #include <cstring>
-#include <fstream>
 #include <map>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -32,6 +30,7 @@
 #include "fs/caller.h"
 #include "fs/errno_map.h"
 #include "fs/exit_codes.h"
+#include "fs/mountinfo.h"
 #include "fs/secret_source.h"
 #include "fs/vault_client.h"
 
@@ -686,37 +685,6 @@ void harden() {
   }
 }
 
-// Whether `path` (absolute) is the mount point of a fuse.leasefs mount, per
-// /proc/self/mountinfo (field 5 is the mount point, with spaces as \040; the type follows
-// the " - " separator).
-bool is_leasefs_mountpoint(const std::string& path) {
-  std::ifstream in("/proc/self/mountinfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    std::istringstream fields(line);
-    std::string id, parent, dev, root, point;
-    fields >> id >> parent >> dev >> root >> point;
-    std::string decoded;
-    for (std::size_t i = 0; i < point.size(); ++i) {
-      auto octal = [&](std::size_t k) { return point[k] >= '0' && point[k] <= '7'; };
-      if (point[i] == '\\' && i + 3 < point.size() && octal(i + 1) && octal(i + 2) &&
-          octal(i + 3)) {
-        decoded += static_cast<char>((point[i + 1] - '0') * 64 + (point[i + 2] - '0') * 8 +
-                                     (point[i + 3] - '0'));
-        i += 3;
-      } else {
-        decoded += point[i];
-      }
-    }
-    const auto sep = line.find(" - ");
-    if (decoded == path && sep != std::string::npos &&
-        line.compare(sep + 3, 13, "fuse.leasefs ") == 0) {
-      return true;
-    }
-  }
-  return false;
-}
-
 // A leasefs daemon that died without unmounting leaves a dead mount: every request to
 // it gives ENOTCONN ("Transport endpoint is not connected"). A restarted daemon
 // (systemd's Restart=, the volume plugin) detaches it and mounts afresh. statfs always
@@ -731,7 +699,7 @@ bool clear_mountpoint(const std::string& mountpoint) {
     path = std::string(cwd) + "/" + path;
   }
   while (path.size() > 1 && path.back() == '/') path.pop_back();
-  if (!is_leasefs_mountpoint(path)) return true;
+  if (!is_leasefs_mount(path)) return true;
   struct statfs fs {};
   if (::statfs(path.c_str(), &fs) == 0 || errno != ENOTCONN) {
     sdk::log_error(kLog, path + ": a running leasefs daemon is already mounted here");

@@ -5,7 +5,6 @@
 #include <cstring>
 #include <deque>
 #include <fstream>
-#include <sstream>
 #include <thread>
 #include <vector>
 
@@ -22,30 +21,6 @@ namespace {
 constexpr std::chrono::milliseconds kPoll{20};
 constexpr std::chrono::milliseconds kKillWait{3'000};
 constexpr std::chrono::milliseconds kFusermountTimeout{5'000};
-
-// /proc/self/mountinfo writes space, tab, newline and backslash as octal escapes.
-std::string mountinfo_escape(const std::string& path) {
-  std::string out;
-  for (char c : path) {
-    switch (c) {
-      case ' ':
-        out += "\\040";
-        break;
-      case '\t':
-        out += "\\011";
-        break;
-      case '\n':
-        out += "\\012";
-        break;
-      case '\\':
-        out += "\\134";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
 
 // Waits up to `timeout` for `pid` to exit; true (and its status) when it did.
 bool wait_exit(pid_t pid, std::chrono::milliseconds timeout, int& status) {
@@ -95,19 +70,6 @@ pid_t spawn(const std::vector<std::string>& argv, int log_fd, bool die_with_pare
 }
 
 }  // namespace
-
-bool is_leasefs_mount(const std::string& dir) {
-  std::ifstream in("/proc/self/mountinfo");
-  std::string escaped = mountinfo_escape(dir);
-  std::string line;
-  while (std::getline(in, line)) {
-    std::istringstream fields(line);
-    std::string id, parent, dev, root, point;
-    fields >> id >> parent >> dev >> root >> point;
-    if (point == escaped && line.find(" - fuse.leasefs ") != std::string::npos) return true;
-  }
-  return false;
-}
 
 sdk::Status detach_mount(const std::string& dir) {
   if (!is_leasefs_mount(dir)) return {};

@@ -10,14 +10,11 @@
 #include <sys/types.h>
 
 #include "backend/sdk/status.h"
+#include "fs/mountinfo.h"
 
 namespace leasefs::fs::volume {
 
 namespace sdk = backend::sdk;
-
-// True when `dir` (absolute, normalized) is a mount point of type fuse.leasefs in this
-// process's mount namespace (per /proc/self/mountinfo).
-bool is_leasefs_mount(const std::string& dir);
 
 // Detaches whatever FUSE mount is on `dir`: umount2(MNT_DETACH), then
 // `fusermount3 -u -z` (bounded) when that is refused. Errors: unavailable naming both
