@@ -52,22 +52,21 @@ sdk::Result<std::shared_ptr<Hasher>> Hasher::create(sdk::SecureBuffer salt) {
     std::memcpy(key.data(), k.data(), k.size());
   }
   std::array<unsigned char, kBlock> pad{};
-  for (std::size_t i = 0; i < kBlock; ++i) pad[i] = key[i] ^ 0x36;
-  ok = ok && SHA256_Init(&hasher->inner_) == 1 &&
-       SHA256_Update(&hasher->inner_, pad.data(), pad.size()) == 1;
-  for (std::size_t i = 0; i < kBlock; ++i) pad[i] = key[i] ^ 0x5c;
-  ok = ok && SHA256_Init(&hasher->outer_) == 1 &&
-       SHA256_Update(&hasher->outer_, pad.data(), pad.size()) == 1;
+  SHA256_CTX state;
+  for (int half = 0; half < 2; ++half) {  // inner (ipad), then outer (opad)
+    const unsigned char mask = half == 0 ? 0x36 : 0x5c;
+    for (std::size_t i = 0; i < kBlock; ++i) pad[i] = key[i] ^ mask;
+    ok = ok && SHA256_Init(&state) == 1 && SHA256_Update(&state, pad.data(), pad.size()) == 1;
+    std::memcpy(hasher->states_.data() + half * sizeof state, &state, sizeof state);
+  }
+  OPENSSL_cleanse(&state, sizeof state);
   OPENSSL_cleanse(key.data(), key.size());
   OPENSSL_cleanse(pad.data(), pad.size());
   if (!ok) return sdk::internal_error("cannot key the audit HMAC");
   return hasher;
 }
 
-Hasher::~Hasher() {
-  OPENSSL_cleanse(&inner_, sizeof inner_);
-  OPENSSL_cleanse(&outer_, sizeof outer_);
-}
+Hasher::~Hasher() = default;  // states_ and salt_ wipe themselves
 
 Hasher::Session::Session(const Hasher& hasher) : hasher_(hasher) {}
 
@@ -77,10 +76,11 @@ Hasher::Session::~Session() {
 
 void Hasher::Session::append_hmac(std::string_view input, std::string& out) {
   unsigned char mac[SHA256_DIGEST_LENGTH];
-  work_ = hasher_.inner_;
+  const std::uint8_t* states = hasher_.states_.data();
+  std::memcpy(&work_, states, sizeof work_);
   bool ok = SHA256_Update(&work_, input.data(), input.size()) == 1 &&
             SHA256_Final(mac, &work_) == 1;
-  work_ = hasher_.outer_;
+  std::memcpy(&work_, states + sizeof work_, sizeof work_);
   ok = ok && SHA256_Update(&work_, mac, sizeof mac) == 1 && SHA256_Final(mac, &work_) == 1;
   out.append(kHmacPrefix);
   if (!ok) {

@@ -59,10 +59,10 @@ class Hasher {
   explicit Hasher(sdk::SecureBuffer salt) : salt_(std::move(salt)) {}
 
   sdk::SecureBuffer salt_;
-  // SHA-256 states after absorbing key^ipad and key^opad (RFC 2104): every HMAC starts
-  // from copies of these, so keying costs nothing per value. Wiped on destruction.
-  SHA256_CTX inner_{};
-  SHA256_CTX outer_{};
+  // The SHA-256 states after absorbing key^ipad and key^opad (RFC 2104), inner then
+  // outer: every HMAC starts from copies of these, so keying costs nothing per value.
+  // They are as good as the salt, so they live in locked memory too, wiped when freed.
+  sdk::SecureBuffer states_{2 * sizeof(SHA256_CTX)};
 };
 
 }  // namespace leasefs::backend::audit
