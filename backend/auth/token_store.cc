@@ -1,7 +1,6 @@
 // Token creation, lookup, use counting, renewal and revocation.
 #include "backend/auth/token_store.h"
 
-
 #include <algorithm>
 #include <cctype>
 
@@ -418,20 +417,28 @@ sdk::Result<void> TokenStore::revoke_one(const TokenEntry& entry, bool orphan_ch
       cache_drop(child);
     }
   }
-  ops.push_back(sdk::StorageOp::remove("id/" + entry.id_hash));
-  ops.push_back(sdk::StorageOp::remove("accessor/" + hash(entry.accessor)));
-  if (!entry.parent_hash.empty()) {
-    ops.push_back(sdk::StorageOp::remove("parent/" + entry.parent_hash + "/" + entry.id_hash));
-  }
+  append_removal(entry, ops);
   cache_drop(entry.id_hash);
   LEASEFS_TRY(storage_.apply(ops));
   cache_drop(entry.id_hash);
   return {};
 }
 
-sdk::Result<void> TokenStore::revoke_tree(std::string_view id_hash) {
-  // Depth-first without recursion: children are revoked before their parent, so a
-  // failure part-way leaves every remaining token still reachable from the root.
+void TokenStore::append_removal(const TokenEntry& entry, std::vector<sdk::StorageOp>& ops) const {
+  ops.push_back(sdk::StorageOp::remove("id/" + entry.id_hash));
+  ops.push_back(sdk::StorageOp::remove("accessor/" + hash(entry.accessor)));
+  if (!entry.parent_hash.empty()) {
+    ops.push_back(sdk::StorageOp::remove("parent/" + entry.parent_hash + "/" + entry.id_hash));
+  }
+}
+
+sdk::Result<void> TokenStore::collect_tree(std::string_view id_hash,
+                                           std::unordered_set<std::string>& seen,
+                                           std::vector<sdk::StorageOp>& ops,
+                                           std::vector<std::string>& dropped) {
+  // Depth-first without recursion, children before their parent: committed one token
+  // at a time (revoke_tree) a failure part-way leaves every remaining token still
+  // reachable from the root; committed together (revoke_trees) it is all or nothing.
   struct Frame {
     std::string hash;
     bool expanded;
@@ -453,14 +460,63 @@ sdk::Result<void> TokenStore::revoke_tree(std::string_view id_hash) {
     }
     std::string hash_value = top.hash;
     stack.pop_back();
+    if (!seen.insert(hash_value).second) continue;  // in an earlier tree of this batch
     auto stored = storage_.get("id/" + hash_value);
     if (!stored) return sdk::error(stored.error());
     if (!stored->has_value()) continue;  // already gone
     auto entry = entry_from_json(hash_value, **stored);
     if (!entry) return sdk::error(entry.error());
-    LEASEFS_TRY(revoke_one(*entry, /*orphan_children=*/false));
+    if (revoke_hook_) LEASEFS_TRY(revoke_hook_(*entry));
+    append_removal(*entry, ops);
+    dropped.push_back(std::move(hash_value));
   }
   return {};
+}
+
+sdk::Result<void> TokenStore::revoke_tree(std::string_view id_hash) {
+  const std::string one(id_hash);
+  auto statuses = revoke_trees(std::span<const std::string>(&one, 1));
+  if (!statuses.front().ok()) return sdk::error(statuses.front());
+  return {};
+}
+
+std::vector<sdk::Status> TokenStore::revoke_trees(std::span<const std::string> id_hashes) {
+  std::vector<sdk::Status> out(id_hashes.size());
+  std::unordered_set<std::string> seen;
+  std::vector<sdk::StorageOp> ops;
+  std::vector<std::string> dropped;
+  std::vector<std::size_t> committed;  // indexes into id_hashes whose ops are in `ops`
+  for (std::size_t i = 0; i < id_hashes.size(); ++i) {
+    const std::size_t mark = ops.size();
+    const std::size_t dropped_mark = dropped.size();
+    if (auto collected = collect_tree(id_hashes[i], seen, ops, dropped); !collected) {
+      // This tree fails alone; what it had added is taken back (its hooks have run, as
+      // a failed revoke_one's would have).
+      ops.resize(mark);
+      for (std::size_t d = dropped_mark; d < dropped.size(); ++d) seen.erase(dropped[d]);
+      dropped.resize(dropped_mark);
+      out[i] = collected.error();
+      continue;
+    }
+    committed.push_back(i);
+  }
+  for (const auto& hash_value : dropped) cache_drop(hash_value);
+  // In chunks, in order: children come before their parents, so a commit that fails
+  // part-way leaves every token not yet removed reachable from its root.
+  constexpr std::size_t kOpsPerCommit = 4096;
+  sdk::Status failed;
+  for (std::size_t at = 0; at < ops.size() && failed.ok(); at += kOpsPerCommit) {
+    const std::size_t n = std::min(kOpsPerCommit, ops.size() - at);
+    if (auto applied = storage_.apply(std::span<const sdk::StorageOp>(ops).subspan(at, n));
+        !applied) {
+      failed = applied.error();
+    }
+  }
+  for (const auto& hash_value : dropped) cache_drop(hash_value);
+  if (!failed.ok()) {
+    for (std::size_t i : committed) out[i] = failed;
+  }
+  return out;
 }
 
 sdk::Result<void> TokenStore::revoke_orphan(std::string_view id_hash) {

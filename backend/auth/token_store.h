@@ -17,8 +17,10 @@
 #include <mutex>
 #include <shared_mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "backend/sdk/clock.h"
@@ -121,6 +123,11 @@ class TokenStore {
 
   // Revokes a token and every descendant. Revoking what is gone succeeds.
   sdk::Result<void> revoke_tree(std::string_view id_hash);
+  // Revokes several tokens, each with every descendant, in as few storage commits as
+  // possible (one for up to 4096 removals): the expiration manager's workers revoke
+  // expired tokens this way, a batch at a time. One status per id_hash, in order; a
+  // tree that cannot be read fails alone, a failed commit fails every tree in it.
+  std::vector<sdk::Status> revoke_trees(std::span<const std::string> id_hashes);
   // Revokes only this token; its children become orphans.
   sdk::Result<void> revoke_orphan(std::string_view id_hash);
   // Accessors of every stored token (for LIST auth/token/accessors).
@@ -138,6 +145,13 @@ class TokenStore {
 
  private:
   sdk::Result<void> revoke_one(const TokenEntry& entry, bool orphan_children);
+  // The deletes that remove `entry` (its id, accessor and parent link).
+  void append_removal(const TokenEntry& entry, std::vector<sdk::StorageOp>& ops) const;
+  // Calls the revoke hook for the tree under `id_hash` (children first) and appends the
+  // deletes of every token in it not in `seen`; `dropped` gets their hashes.
+  sdk::Result<void> collect_tree(std::string_view id_hash, std::unordered_set<std::string>& seen,
+                                 std::vector<sdk::StorageOp>& ops,
+                                 std::vector<std::string>& dropped);
   sdk::Result<void> store_entry(const TokenEntry& entry, std::vector<sdk::StorageOp> extra = {});
   std::mutex& stripe(std::string_view id_hash);
   // Caches `entry` unless some entry was dropped since `generation` was read: a lookup

@@ -239,6 +239,12 @@ lease::ExpirationCallbacks Core::expiration_callbacks() {
   callbacks.revoke_token = [this](const lease::LeaseRecord& record) -> sdk::Result<void> {
     return tokens_->revoke_tree(record.token_hash);
   };
+  callbacks.revoke_tokens = [this](std::span<const lease::LeaseRecord* const> records) {
+    std::vector<std::string> hashes;
+    hashes.reserve(records.size());
+    for (const auto* record : records) hashes.push_back(record->token_hash);
+    return tokens_->revoke_trees(hashes);
+  };
   return callbacks;
 }
 

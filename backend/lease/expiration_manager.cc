@@ -742,6 +742,34 @@ ExpirationManager::BatchResult ExpirationManager::revoke_ids(std::span<const std
   auto flush = [&] {
     if (auto st = flush_deletes(done, actor, epoch, out.handled); !st.ok()) note(st);
   };
+  // Expired token leases wait here for one revoke_tokens call (workers only: the other
+  // actors report or stop at the first error, lease by lease).
+  std::vector<std::pair<Claim, LeaseRecord>> tokens;
+  std::chrono::steady_clock::time_point first_token{};
+  const bool batch_tokens = actor == Actor::kWorker && callbacks_.revoke_tokens != nullptr;
+  auto flush_tokens = [&] {
+    if (tokens.empty()) return;
+    std::vector<const LeaseRecord*> records;
+    records.reserve(tokens.size());
+    for (const auto& t : tokens) records.push_back(&t.second);
+    auto statuses = guarded<std::vector<sdk::Status>>(
+        [&] { return callbacks_.revoke_tokens(std::span<const LeaseRecord* const>(records)); });
+    if (statuses && statuses->size() != tokens.size()) {
+      statuses = sdk::internal_error("revoke_tokens answered for the wrong number of tokens");
+    }
+    for (std::size_t i = 0; i < tokens.size(); ++i) {
+      const sdk::Status status = statuses ? (*statuses)[i] : statuses.error();
+      if (status.ok()) {
+        if (done.empty()) first_done = std::chrono::steady_clock::now();
+        done.push_back({tokens[i].first.id, tokens[i].second.token_hash});
+        continue;
+      }
+      settle_failure(tokens[i].first, std::move(tokens[i].second), status, actor, epoch);
+      note(status);
+    }
+    tokens.clear();
+    flush();
+  };
   for (const auto& id : ids) {
     if (stop_requested_) break;
     auto claimed = claim(id, actor, epoch);
@@ -793,13 +821,19 @@ ExpirationManager::BatchResult ExpirationManager::revoke_ids(std::span<const std
       continue;
     }
     LeaseRecord& record = **stored;
-    sdk::Status status;
-    if (!(c.flags & kFlagEngineRevoked)) {
-      // A token's revocation comes back here through the token store's hook: its
-      // leases must not wait behind deletes this thread still holds.
-      if (record.kind == LeaseKind::kToken) flush();
-      status = call_revoke(record, actor);
+    if (batch_tokens && record.kind == LeaseKind::kToken && !(c.flags & kFlagEngineRevoked)) {
+      if (tokens.empty()) first_token = std::chrono::steady_clock::now();
+      tokens.emplace_back(c, std::move(record));
+      if (tokens.size() >= options_.revoke_batch ||
+          std::chrono::steady_clock::now() - first_token >= kMaxDeleteDelay) {
+        flush_tokens();
+      }
+      continue;
     }
+    sdk::Status status;
+    // A token's revocation comes back here through the token store's hook
+    // (revoke_by_token), which never waits for leases this thread holds.
+    if (!(c.flags & kFlagEngineRevoked)) status = call_revoke(record, actor);
     if (status.ok() || actor == Actor::kForce || actor == Actor::kTidy) {
       if (!status.ok()) {
         sdk::log_warn(
@@ -819,6 +853,7 @@ ExpirationManager::BatchResult ExpirationManager::revoke_ids(std::span<const std
     note(status);
     if (actor == Actor::kExplicit) break;
   }
+  flush_tokens();
   flush();
   return out;
 }
@@ -1044,6 +1079,9 @@ sdk::Result<std::size_t> ExpirationManager::revoke_by_token(std::string_view tok
     auto names = storage_.list_page(folder, after, options_.restore_page);
     if (!names) return sdk::error(names.error());
     if (names->empty()) break;
+    // A short page is the last: no second query to learn that (most tokens own one
+    // lease, their own, and an expiry storm revokes them by the hundred thousand).
+    const bool last_page = names->size() < options_.restore_page;
     after = names->back();
     for (const auto& name : *names) {
       auto id = unescape_segment(name);
@@ -1078,6 +1116,7 @@ sdk::Result<std::size_t> ExpirationManager::revoke_by_token(std::string_view tok
         if (!result.first_error.ok() && failed.ok()) failed = result.first_error;
       }
     }
+    if (last_page) break;
   }
   if (!failed.ok()) return sdk::error(failed);
   return count;

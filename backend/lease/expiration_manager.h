@@ -74,6 +74,11 @@ struct ExpirationCallbacks {
   // Revokes the token whose token lease expired or was revoked: the core calls
   // TokenStore::revoke_tree(record.token_hash). Revoking a missing token succeeds.
   std::function<sdk::Result<void>(const LeaseRecord&)> revoke_token{};
+  // Optional: revokes the tokens of several expired token leases at once (the core:
+  // TokenStore::revoke_trees, one storage commit for the batch). One status per record,
+  // in order. Without it the workers call revoke_token once per lease; with it an
+  // expiry storm of tokens costs a commit per batch instead of one per token.
+  std::function<std::vector<sdk::Status>(std::span<const LeaseRecord* const>)> revoke_tokens{};
 };
 
 struct ExpirationOptions {

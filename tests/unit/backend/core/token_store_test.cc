@@ -246,6 +246,44 @@ TEST_F(TokenStoreTest, RevokeHookRunsForEveryTokenInTheTree) {
   EXPECT_EQ(calls, 2);
 }
 
+TEST_F(TokenStoreTest, RevokeTreesRevokesABatchAndFailsTreesAlone) {
+  auto root = store_.create_root().value();
+  const TokenCreate web{.policies = {"web"}, .limits = limits_};
+  auto a = make(web, &root.entry);
+  auto b = make(web, &root.entry);
+  auto c = make(web, &root.entry);
+  auto a_child = store_.create(&a.entry, false, web).value();
+  auto c_child = store_.create(&c.entry, false, web).value();
+  int calls = 0;
+  store_.set_revoke_hook([&](const TokenEntry& entry) -> sdk::Result<void> {
+    ++calls;
+    if (entry.id_hash == c_child.entry.id_hash) return sdk::internal_error("hook failed");
+    return {};
+  });
+  // a's child is named on its own too (its tree is revoked with a): revoked once.
+  const std::vector<std::string> hashes{a.entry.id_hash, a_child.entry.id_hash, b.entry.id_hash,
+                                        c.entry.id_hash, "no-such-token"};
+  auto statuses = store_.revoke_trees(hashes);
+  ASSERT_EQ(statuses.size(), hashes.size());
+  EXPECT_TRUE(statuses[0].ok());
+  EXPECT_TRUE(statuses[1].ok());
+  EXPECT_TRUE(statuses[2].ok());
+  EXPECT_FALSE(statuses[3].ok());  // c's child's hook failed: c's tree stays whole
+  EXPECT_NE(statuses[3].message().find("hook failed"), std::string::npos);
+  EXPECT_TRUE(statuses[4].ok());  // gone already: fine
+  EXPECT_EQ(calls, 4);            // a, a's child, b, c's child
+  EXPECT_FALSE(store_.lookup(a.token)->has_value());
+  EXPECT_FALSE(store_.lookup(a_child.token)->has_value());
+  EXPECT_FALSE(store_.lookup(b.token)->has_value());
+  EXPECT_TRUE(store_.lookup(c.token)->has_value());
+  EXPECT_TRUE(store_.lookup(c_child.token)->has_value());
+  EXPECT_TRUE(store_.lookup(root.token)->has_value());
+  for (const auto& [key, value] : testing::dump(storage_)) {
+    EXPECT_EQ(key.find(a.entry.id_hash), std::string::npos) << key;
+    EXPECT_EQ(key.find(b.entry.id_hash), std::string::npos) << key;
+  }
+}
+
 TEST_F(TokenStoreTest, LookupDataHasVaultsShape) {
   auto root = store_.create_root().value();
   TokenCreate req;

@@ -10,6 +10,7 @@
 #include <memory>
 #include <random>
 #include <set>
+#include <span>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -64,7 +65,37 @@ class FakeEngine {
       if (hook) return hook(r);
       return {};
     };
+    if (batch_tokens_) {
+      // The core's TokenStore::revoke_trees: one call for a worker's batch.
+      cb.revoke_tokens = [this](std::span<const LeaseRecord* const> records) {
+        std::lock_guard lock(mu_);
+        token_batches_.push_back(records.size());
+        std::vector<sdk::Status> out;
+        for (const auto* r : records) {
+          ++token_revokes_[r->token_hash];
+          out.push_back(failing_tokens_.contains(r->token_hash)
+                            ? sdk::Status(sdk::Code::kUnavailable, "token store unreachable")
+                            : sdk::Status{});
+        }
+        return out;
+      };
+    }
     return cb;
+  }
+
+  // Before make(): hand expired token leases over in batches (revoke_tokens).
+  void batch_tokens(bool on) { batch_tokens_ = on; }
+  void fail_token(const std::string& hash, bool on) {
+    std::lock_guard lock(mu_);
+    if (on) {
+      failing_tokens_.insert(hash);
+    } else {
+      failing_tokens_.erase(hash);
+    }
+  }
+  std::vector<std::size_t> token_batches() {
+    std::lock_guard lock(mu_);
+    return token_batches_;
   }
 
   void fail(bool on, sdk::Code code = sdk::Code::kUnavailable,
@@ -127,6 +158,9 @@ class FakeEngine {
   std::mutex mu_;
   std::map<std::string, int> revokes_;
   std::map<std::string, int> token_revokes_;
+  bool batch_tokens_ = false;
+  std::set<std::string> failing_tokens_;
+  std::vector<std::size_t> token_batches_;
   int renews_ = 0;
   sdk::LeaseInfo renew_info_;
   LeaseRecord last_revoked_;
@@ -786,6 +820,36 @@ TEST_P(ExpirationTest, ExpiredTokenLeaseCallsBackIntoTheCore) {
     EXPECT_FALSE(stored("id/" + tok->lease_id));
     m.stop();
   }
+}
+
+TEST_P(ExpirationTest, ExpiredTokensAreRevokedInBatches) {
+  engine_.batch_tokens(true);
+  auto& m = make();
+  std::vector<std::string> ids;
+  for (int i = 0; i < 10; ++i) {
+    auto tok = m.register_token(token_lease("hB" + std::to_string(i), clock_.now() + 1min));
+    ASSERT_TRUE(tok);
+    ids.push_back(tok->lease_id);
+  }
+  engine_.fail_token("hB3", true);
+  clock_.advance(1min);
+  m.run_until_idle();
+  // Every token went in one call, not one call per token...
+  ASSERT_FALSE(engine_.token_batches().empty());
+  EXPECT_EQ(engine_.token_batches().front(), 10u);
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(engine_.token_revokes("hB" + std::to_string(i)), 1);
+  // ...the nine that went are gone, and the one that failed stays for a retry.
+  EXPECT_EQ(m.count(), 1u);
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_EQ(stored("id/" + ids[i]), i == 3) << "lease of token " << i;
+  }
+  engine_.fail_token("hB3", false);
+  clock_.advance(1h);
+  m.run_until_idle();
+  EXPECT_EQ(engine_.token_revokes("hB3"), 2);
+  EXPECT_EQ(m.count(), 0u);
+  EXPECT_FALSE(stored("id/" + ids[3]));
+  m.stop();
 }
 
 TEST_P(ExpirationTest, RegisterTokenAgainMovesTheExpiry) {
