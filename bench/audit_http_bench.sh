@@ -97,7 +97,7 @@ median() {  # median COLUMN FILE
 
 for ((r = 1; r <= rounds; r++)); do
   run off
-  api PUT sys/audit/bench "{\"type\":\"file\",\"options\":{\"file_path\":\"$tmp/audit.log\"}}" >/dev/null
+  api PUT sys/audit/bench "{\"type\":\"file\",\"options\":{\"file_path\":\"$tmp/audit.log\",\"fsync\":\"${AUDIT_FSYNC:-interval}\"}}" >/dev/null
   run on
   api DELETE sys/audit/bench >/dev/null
 done

@@ -103,6 +103,8 @@ class FileSink final : public Sink {
     return {};
   }
 
+  int sync_fd() const override { return fd_; }
+
   sdk::Result<LogTail> reopen(SteadyTime) override {
     auto opened = open_path();
     if (!opened) return sdk::error(opened.error());

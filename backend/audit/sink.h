@@ -32,6 +32,10 @@ class Sink {
   virtual sdk::Result<void> write(std::string_view bytes, SteadyTime deadline) = 0;
   // Makes written bytes durable (file: fdatasync). No-op for the others.
   virtual sdk::Result<void> sync() { return {}; }
+  // The descriptor sync() flushes, for a writer that syncs it beside the writes (on a
+  // duplicate); -1 when there is none (sockets, stdout) or the sink is closed. Changes
+  // only in open(), write(), reopen() and close().
+  virtual int sync_fd() const { return -1; }
   // Closes and opens the destination again: a file is opened by its path, which after a
   // rotation (rename) is a new file; a socket reconnects. On failure a file keeps the
   // old descriptor.

@@ -3,6 +3,7 @@
 // expired entries are dropped without breaking the chain, and stop() never hangs.
 #include "backend/audit/writer.h"
 
+#include <atomic>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -111,6 +112,43 @@ TEST(WriterTest, BlockedWriteCostsAtMostTheTimeoutThenFailsFast) {
   EXPECT_TRUE(is_chain_hash(head));
   std::lock_guard lock(control->mu);
   EXPECT_NE(control->written.find(head), std::string::npos);
+}
+
+// Counts sync() calls; has no descriptor, so the writer calls sync() itself.
+class SyncCountingSink final : public Sink {
+ public:
+  explicit SyncCountingSink(std::shared_ptr<std::atomic<int>> syncs) : syncs_(std::move(syncs)) {}
+  sdk::Result<LogTail> open(SteadyTime) override { return LogTail{}; }
+  sdk::Result<void> write(std::string_view, SteadyTime) override { return {}; }
+  sdk::Result<void> sync() override {
+    ++*syncs_;
+    return {};
+  }
+  sdk::Result<LogTail> reopen(SteadyTime) override { return LogTail{}; }
+  void close() override {}
+  std::string describe() const override { return "sync counting test sink"; }
+
+ private:
+  std::shared_ptr<std::atomic<int>> syncs_;
+};
+
+TEST(WriterTest, IntervalSyncRunsAboutOnceASecondWhileEntriesArrive) {
+  auto syncs = std::make_shared<std::atomic<int>>(0);
+  WriterOptions options = fast_options();
+  options.direct_writes = true;
+  auto writer =
+      DeviceWriter::start(options, std::make_unique<SyncCountingSink>(syncs), true);
+  ASSERT_TRUE(writer.has_value());
+  const auto until = steady_clock::now() + milliseconds(2600);
+  while (steady_clock::now() < until) {
+    ASSERT_TRUE(log_one(**writer));
+    std::this_thread::sleep_for(milliseconds(1));
+  }
+  const int during = syncs->load();
+  EXPECT_GE(during, 1);  // entries kept arriving for 2.6 s: synced at least once...
+  EXPECT_LE(during, 3);  // ...and at most once a second, not per entry
+  (*writer)->stop();
+  EXPECT_GE(syncs->load(), during);  // and at close when entries were left unsynced
 }
 
 TEST(WriterTest, QueueIsBounded) {
