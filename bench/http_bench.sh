@@ -126,19 +126,8 @@ stop_leasefs() {
   forget_pid "$1"
 }
 
-# api METHOD PATH TOKEN [BODY]: prints the body; fails unless the status is 2xx.
-api() {
-  local method=$1 path=$2 token=$3 body=${4:-} status
-  local args=(-sS -o "$tmp/api.body" -w '%{http_code}' -X "$method" "$addr/v1/$path")
-  [[ -n $token ]] && args+=(-H "X-Vault-Token: $token")
-  [[ -n $body ]] && args+=(-H 'Content-Type: application/json' --data-binary "$body")
-  status=$(curl "${args[@]}") || die "curl $method $path failed"
-  [[ $status == 2* ]] || die "$method /v1/$path: HTTP $status: $(cat "$tmp/api.body")"
-  cat "$tmp/api.body"
-}
-json_field() {  # json_field NAME < JSON: the first string value of "NAME" (no escapes)
-  sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p" | head -n1
-}
+# shellcheck source=bench/lib.sh
+source "$(dirname "$0")/lib.sh"  # api, json_field
 
 # ------------------------------------------------------------------------ measurement
 # run_wrk LABEL URL [wrk args...]: one wrk run; appends "rps p50_ms p99_ms" to

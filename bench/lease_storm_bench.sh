@@ -47,17 +47,8 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# api METHOD PATH TOKEN [BODY]: the body; fails unless the status is 2xx.
-api() {
-  local method=$1 path=$2 token=$3 body=${4:-} status
-  local args=(-sS -o "$tmp/api.body" -w '%{http_code}' -X "$method" "$addr/v1/$path")
-  [[ -n $token ]] && args+=(-H "X-Vault-Token: $token")
-  [[ -n $body ]] && args+=(-H 'Content-Type: application/json' --data-binary "$body")
-  status=$(curl "${args[@]}") || die "curl $method $path failed"
-  [[ $status == 2* ]] || die "$method /v1/$path: HTTP $status: $(cat "$tmp/api.body")"
-  cat "$tmp/api.body"
-}
-field() { sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p" | head -n1; }
+# shellcheck source=bench/lib.sh
+source "$(dirname "$0")/lib.sh"  # api, json_field
 active() {  # the active-lease gauge
   curl -sS -H "X-Vault-Token: $root" "$addr/v1/sys/metrics?format=prometheus" |
     sed -n 's/^leasefs_expire_leases_active \([0-9]*\).*/\1/p'
@@ -80,13 +71,13 @@ done
 [[ -n $addr ]] || { cat "$tmp/server.err" >&2; die "the server did not start"; }
 init=$(api PUT sys/init "" '{"secret_shares":1,"secret_threshold":1}')
 key=$(tr -d '\n ' <<<"$init" | sed -n 's/.*"keys_base64":\["\([^"]*\)".*/\1/p')
-root=$(field root_token <<<"$init")
+root=$(json_field root_token <<<"$init")
 api PUT sys/unseal "" "{\"key\":\"$key\"}" >/dev/null
 api POST sys/mounts/secret "$root" '{"type":"kv","options":{"version":"2"}}' >/dev/null
 api POST secret/data/bench "$root" '{"data":{"password":"storm-bench-value"}}' >/dev/null
 api PUT sys/policies/acl/reader "$root" \
   '{"policy":"path \"secret/data/bench\" { capabilities = [\"read\"] }"}' >/dev/null
-reader=$(api POST auth/token/create "$root" '{"policies":["reader"],"ttl":"24h"}' | field client_token)
+reader=$(api POST auth/token/create "$root" '{"policies":["reader"],"ttl":"24h"}' | json_field client_token)
 
 # Creation rate, to place T: a short sample of the same requests, revoked before the
 # storm's tokens are made.

@@ -399,31 +399,6 @@ void TokenStore::set_revoke_hook(std::function<sdk::Result<void>(const TokenEntr
   revoke_hook_ = std::move(hook);
 }
 
-sdk::Result<void> TokenStore::revoke_one(const TokenEntry& entry, bool orphan_children) {
-  if (revoke_hook_) LEASEFS_TRY(revoke_hook_(entry));
-  std::vector<sdk::StorageOp> ops;
-  if (orphan_children) {
-    auto children = storage_.list("parent/" + entry.id_hash + "/");
-    if (!children) return sdk::error(children.error());
-    for (const auto& child : *children) {
-      ops.push_back(sdk::StorageOp::remove("parent/" + entry.id_hash + "/" + child));
-      auto stored = storage_.get("id/" + child);
-      if (!stored) return sdk::error(stored.error());
-      if (!stored->has_value()) continue;
-      auto te = entry_from_json(child, **stored);
-      if (!te) return sdk::error(te.error());
-      te->parent_hash.clear();
-      ops.push_back(sdk::StorageOp::put("id/" + child, entry_to_json(*te).dump()));
-      cache_drop(child);
-    }
-  }
-  append_removal(entry, ops);
-  cache_drop(entry.id_hash);
-  LEASEFS_TRY(storage_.apply(ops));
-  cache_drop(entry.id_hash);
-  return {};
-}
-
 void TokenStore::append_removal(const TokenEntry& entry, std::vector<sdk::StorageOp>& ops) const {
   ops.push_back(sdk::StorageOp::remove("id/" + entry.id_hash));
   ops.push_back(sdk::StorageOp::remove("accessor/" + hash(entry.accessor)));
@@ -491,7 +466,7 @@ std::vector<sdk::Status> TokenStore::revoke_trees(std::span<const std::string> i
     const std::size_t dropped_mark = dropped.size();
     if (auto collected = collect_tree(id_hashes[i], seen, ops, dropped); !collected) {
       // This tree fails alone; what it had added is taken back (its hooks have run, as
-      // a failed revoke_one's would have).
+      // they would have for a revocation that failed token by token).
       ops.resize(mark);
       for (std::size_t d = dropped_mark; d < dropped.size(); ++d) seen.erase(dropped[d]);
       dropped.resize(dropped_mark);
@@ -525,7 +500,27 @@ sdk::Result<void> TokenStore::revoke_orphan(std::string_view id_hash) {
   if (!stored->has_value()) return {};
   auto entry = entry_from_json(id_hash, **stored);
   if (!entry) return sdk::error(entry.error());
-  return revoke_one(*entry, /*orphan_children=*/true);
+  if (revoke_hook_) LEASEFS_TRY(revoke_hook_(*entry));
+  // The children stay, as orphans: their parent link goes with the parent.
+  std::vector<sdk::StorageOp> ops;
+  auto children = storage_.list("parent/" + entry->id_hash + "/");
+  if (!children) return sdk::error(children.error());
+  for (const auto& child : *children) {
+    ops.push_back(sdk::StorageOp::remove("parent/" + entry->id_hash + "/" + child));
+    auto child_stored = storage_.get("id/" + child);
+    if (!child_stored) return sdk::error(child_stored.error());
+    if (!child_stored->has_value()) continue;
+    auto te = entry_from_json(child, **child_stored);
+    if (!te) return sdk::error(te.error());
+    te->parent_hash.clear();
+    ops.push_back(sdk::StorageOp::put("id/" + child, entry_to_json(*te).dump()));
+    cache_drop(child);
+  }
+  append_removal(*entry, ops);
+  cache_drop(entry->id_hash);
+  LEASEFS_TRY(storage_.apply(ops));
+  cache_drop(entry->id_hash);
+  return {};
 }
 
 sdk::Result<std::vector<std::string>> TokenStore::accessors() {

@@ -144,7 +144,6 @@ class TokenStore {
   static nlohmann::json auth_block(const IssuedToken& issued, const sdk::Clock& clock);
 
  private:
-  sdk::Result<void> revoke_one(const TokenEntry& entry, bool orphan_children);
   // The deletes that remove `entry` (its id, accessor and parent link).
   void append_removal(const TokenEntry& entry, std::vector<sdk::StorageOp>& ops) const;
   // Calls the revoke hook for the tree under `id_hash` (children first) and appends the
