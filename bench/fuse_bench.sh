@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The mount's read path: open+read+close of a cached shared secret on a leasefs mount
-# (auditing on: every open is an access event) with 1, 2 and 4 reader threads, next to a
-# tmpfs file (the limit) and a minimal low-level FUSE daemon serving one fixed file
-# (FUSE's own cost), in the same run; then the first open of a dynamic secret (a
-# per-open token) against the server's own time for the same request.
+# (auditing on: every open is an access event the server writes to a file audit device)
+# with 1, 2 and 4 reader threads, next to a tmpfs file (the limit) and a minimal
+# low-level FUSE daemon serving one fixed file (FUSE's own cost), in the same run; then
+# the first open of a dynamic secret (a per-open token) against the server's own time
+# for the same request.
 #   bench/fuse_bench.sh [SECONDS] [BUILD_DIR]     # defaults: 3, build/release
 # Needs root and /dev/fuse. Starts everything in a temp dir and stops it on every exit.
 set -euo pipefail
@@ -43,6 +44,10 @@ addr=http://127.0.0.1:$port
 wait_for 15 curl -sf "$addr/v1/sys/health"
 curl -sf -H "X-Vault-Token: $token" -d '{"data":{"k":"0123456789abcdef0123456789abcdef"}}' \
   "$addr/v1/secret/data/bench" >/dev/null
+# Auditing on means the server records every open: a file audit device, as in production.
+curl -sf -X PUT -H "X-Vault-Token: $token" \
+  -d "{\"type\":\"file\",\"options\":{\"file_path\":\"$dir/audit.log\"}}" \
+  "$addr/v1/sys/audit/file" >/dev/null
 
 echo $token >"$dir/token"
 mkdir -p "$dir/leasefs" "$dir/minimal" /dev/shm

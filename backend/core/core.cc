@@ -763,6 +763,21 @@ audit::AuditAuth audit_auth_of(const json& block) {
   return a;
 }
 
+// What the request entry records as the request's data. A batch posted to
+// sys/access-events is the one exception to "as sent": each of its events becomes an
+// "access" entry of its own, so the request entry (and the response entry, which repeats
+// it) names how many there were instead of carrying up to 1000 events twice more. That
+// tripled the audit work for a mount's reads.
+json audit_data_of(const MountState& mount, const sdk::Request& sreq) {
+  if (mount.entry.type == "system" && sreq.path == "access-events") {
+    auto events = sreq.data.find("events");
+    if (events != sreq.data.end() && events->is_array()) {
+      return json{{"event_count", events->size()}};
+    }
+  }
+  return sreq.data;
+}
+
 }  // namespace
 
 sdk::Result<void> Core::audit_request(AuditTrail& trail, const CoreRequest& req,
@@ -778,7 +793,7 @@ sdk::Result<void> Core::audit_request(AuditTrail& trail, const CoreRequest& req,
   a.mount_type = mount.entry.type;
   a.mount_accessor = mount.entry.accessor;
   a.client_token = req.client_token;
-  a.data = sreq.data;
+  a.data = audit_data_of(mount, sreq);
   a.headers = req.audit_headers;
   a.remote_address = req.remote_address;
   if (auto colon = a.remote_address.rfind(':');
