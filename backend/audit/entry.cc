@@ -378,25 +378,33 @@ sdk::Result<std::vector<AccessEvent>> parse_access_events(const nlohmann::json& 
                                                           sdk::WallTime now) {
   if (!body.is_object()) return sdk::invalid_argument("expected a JSON object with \"events\"");
   auto events = body.find("events");
-  if (events == body.end() || !events->is_array()) {
+  if (events == body.end())
+    return sdk::invalid_argument("\"events\" must be a list of access events");
+  return parse_access_event_list(*events, now);
+}
+
+sdk::Result<std::vector<AccessEvent>> parse_access_event_list(const nlohmann::json& list,
+                                                              sdk::WallTime now) {
+  if (!list.is_array()) {
     return sdk::invalid_argument("\"events\" must be a list of access events");
   }
-  if (events->size() > kMaxAccessEventsPerBatch) {
+  if (list.size() > kMaxAccessEventsPerBatch) {
     return sdk::invalid_argument("at most " + std::to_string(kMaxAccessEventsPerBatch) +
                                  " access events per request");
   }
   std::vector<AccessEvent> out;
-  out.reserve(events->size());
+  out.reserve(list.size());
   std::size_t index = 0;
-  for (const auto& item : *events) {
-    const std::string where = "events[" + std::to_string(index) + "]";
-    if (!item.is_object()) return sdk::invalid_argument(where + ": expected an object");
+  for (const auto& item : list) {
+    // Named only in errors: building it for every event cost an allocation each.
+    auto where = [index] { return "events[" + std::to_string(index) + "]"; };
+    if (!item.is_object()) return sdk::invalid_argument(where() + ": expected an object");
     AccessEvent e;
     e.time = now;
     if (auto t = item.find("time"); t != item.end() && !t->is_null()) {
       if (t->is_string()) {
         auto parsed = parse_rfc3339(t->get_ref<const std::string&>());
-        if (!parsed) return sdk::invalid_argument(where + ".time: expected RFC 3339");
+        if (!parsed) return sdk::invalid_argument(where() + ".time: expected RFC 3339");
         e.time = *parsed;
       } else if (t->is_number() && t->get<double>() >= 0 && t->get<double>() < 1e11) {
         // Whole seconds and the fraction apart, so the nanoseconds keep their precision.
@@ -406,7 +414,7 @@ sdk::Result<std::vector<AccessEvent>> parse_access_events(const nlohmann::json& 
             std::chrono::seconds(static_cast<std::int64_t>(whole)) +
             std::chrono::nanoseconds(std::llround((value - whole) * 1e9))));
       } else {
-        return sdk::invalid_argument(where + ".time: expected RFC 3339 or unix seconds");
+        return sdk::invalid_argument(where() + ".time: expected RFC 3339 or unix seconds");
       }
     }
     struct Field {
@@ -438,11 +446,11 @@ sdk::Result<std::vector<AccessEvent>> parse_access_events(const nlohmann::json& 
     } else if (*result == "error") {
       e.result = AccessResult::kError;
     } else {
-      return sdk::invalid_argument(where +
+      return sdk::invalid_argument(where() +
                                    ".result: expected \"allowed\", \"denied\" or \"error\"");
     }
     if (auto valid = validate_access_event(e); !valid) {
-      return sdk::error(valid.error().with_context(where));
+      return sdk::error(valid.error().with_context(where()));
     }
     out.push_back(std::move(e));
     ++index;

@@ -126,6 +126,9 @@ inline constexpr std::size_t kMaxAccessFieldSize = 4096;
 // kInvalidArgument naming the event index and field.
 sdk::Result<std::vector<AccessEvent>> parse_access_events(const nlohmann::json& body,
                                                           sdk::WallTime now);
+// The same for the "events" list itself (the body's member, not a copy of it).
+sdk::Result<std::vector<AccessEvent>> parse_access_event_list(const nlohmann::json& events,
+                                                              sdk::WallTime now);
 // Checks one event's fields as parse_access_events does.
 sdk::Result<void> validate_access_event(const AccessEvent& event);
 

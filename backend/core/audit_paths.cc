@@ -41,7 +41,7 @@ Result<Response> hash(Core& core, const FieldData& d) {
 }
 
 Result<Response> access_events(Core& core, Request& req, const FieldData& d) {
-  auto events = audit::parse_access_events({{"events", d.raw("events")}}, core.clock().now());
+  auto events = audit::parse_access_event_list(d.raw("events"), core.clock().now());
   if (!events) return sdk::error(events.error());
   audit::AccessReporter reporter;
   reporter.request_id = req.id;
