@@ -1,12 +1,15 @@
 // fuse_bench: the numbers behind bench/fuse_bench.sh.
-//   fuse_bench serve DIR             a minimal low-level FUSE daemon serving one fixed
-//                                    file DIR/file: FUSE's own cost, the floor for any FUSE
-//                                    design. It is set up as leasefs sets up a mount, so
-//                                    the two differ only in the work of their handlers:
-//                                    the same mount options (default_permissions, ro,
-//                                    allow_other), the same entry and attribute timeouts
-//                                    (60 s), the same open flags (direct_io, noflush, no
-//                                    keep_cache) and the same loop (clone_fd, 64 threads)
+//   fuse_bench serve DIR [LOOP]      a minimal low-level FUSE daemon serving one fixed
+//                                    file DIR/file: FUSE's own cost. It is set up as
+//                                    leasefs sets up a mount: the same mount options
+//                                    (default_permissions, ro, allow_other), the same entry
+//                                    and attribute timeouts (60 s), the same open flags
+//                                    (direct_io, noflush, no keep_cache). LOOP is how it
+//                                    takes requests: "libfuse" (default), libfuse's own
+//                                    fuse_session_loop_mt (clone_fd, up to 64 threads), as
+//                                    a FUSE daemon is usually written; or "leasefs", the
+//                                    mount's loop (fs/fuse_loop.h), so that leasefs and
+//                                    this daemon differ only in the work of their handlers
 //   fuse_bench read PATH THREADS SECONDS
 //                                    open+read+close of PATH in a loop on THREADS threads;
 //                                    prints "ops_per_second"
@@ -31,6 +34,7 @@
 #include <unistd.h>
 
 #include "backend/api/client.h"
+#include "fs/fuse_loop.h"
 
 namespace {
 
@@ -83,7 +87,11 @@ void minimal_read(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_
   fuse_reply_buf(req, kContent + start, std::min(size, len - start));
 }
 
-int serve(const char* dir) {
+int serve(const char* dir, const std::string& loop_kind) {
+  if (loop_kind != "libfuse" && loop_kind != "leasefs") {
+    std::fprintf(stderr, "fuse_bench: LOOP is libfuse or leasefs, not %s\n", loop_kind.c_str());
+    return 2;
+  }
   fuse_lowlevel_ops ops{};
   ops.lookup = minimal_lookup;
   ops.getattr = minimal_getattr;
@@ -99,11 +107,16 @@ int serve(const char* dir) {
     std::fprintf(stderr, "fuse_bench: cannot mount %s\n", dir);
     return 1;
   }
-  fuse_loop_config* cfg = fuse_loop_cfg_create();
-  fuse_loop_cfg_set_clone_fd(cfg, 1);
-  fuse_loop_cfg_set_max_threads(cfg, 64);
-  int rc = fuse_session_loop_mt(se, cfg);
-  fuse_loop_cfg_destroy(cfg);
+  int rc = 0;
+  if (loop_kind == "leasefs") {
+    rc = leasefs::fs::run_fuse_loop(se);
+  } else {
+    fuse_loop_config* cfg = fuse_loop_cfg_create();
+    fuse_loop_cfg_set_clone_fd(cfg, 1);
+    fuse_loop_cfg_set_max_threads(cfg, 64);
+    rc = fuse_session_loop_mt(se, cfg);
+    fuse_loop_cfg_destroy(cfg);
+  }
   fuse_session_unmount(se);
   fuse_remove_signal_handlers(se);
   fuse_session_destroy(se);
@@ -196,13 +209,16 @@ int api_latency(const char* address, const char* token, int count) {
 
 int main(int argc, char** argv) {
   std::string mode = argc > 1 ? argv[1] : "";
-  if (mode == "serve" && argc == 3) return serve(argv[2]);
+  if (mode == "serve" && (argc == 3 || argc == 4)) {
+    return serve(argv[2], argc == 4 ? argv[3] : "libfuse");
+  }
   if (mode == "read" && argc == 5)
     return read_loop(argv[2], std::atoi(argv[3]), std::atof(argv[4]));
   if (mode == "latency" && argc == 4) return latency(argv[2], std::atoi(argv[3]));
   if (mode == "api" && argc == 5) return api_latency(argv[2], argv[3], std::atoi(argv[4]));
   std::fprintf(stderr,
-               "usage: fuse_bench serve DIR | read PATH THREADS SECONDS | latency PATH COUNT |"
+               "usage: fuse_bench serve DIR [libfuse|leasefs] | read PATH THREADS SECONDS | "
+               "latency PATH COUNT |"
                " api ADDRESS TOKEN COUNT\n");
   return 2;
 }

@@ -30,6 +30,7 @@
 #include "fs/caller.h"
 #include "fs/errno_map.h"
 #include "fs/exit_codes.h"
+#include "fs/fuse_loop.h"
 #include "fs/mountinfo.h"
 #include "fs/secret_source.h"
 #include "fs/vault_client.h"
@@ -806,12 +807,7 @@ int run_mount(const MountConfig& config, const RunOptions& options) {
                           " from " + config.server.address);
   sd_notify(0, "READY=1\nSTATUS=mounted");
 
-  fuse_loop_config* loop = fuse_loop_cfg_create();
-  fuse_loop_cfg_set_clone_fd(loop, 1);
-  fuse_loop_cfg_set_max_threads(loop, 64);
-  // Idle workers are kept (libfuse's default): reaping them costs a thread start per burst.
-  int rc = fuse_session_loop_mt(se, loop);
-  fuse_loop_cfg_destroy(loop);
+  const int rc = run_fuse_loop(se);
 
   sd_notify(0, "STOPPING=1");
   sdk::log_info(kLog, "unmounting " + mountpoint);
@@ -819,10 +815,12 @@ int run_mount(const MountConfig& config, const RunOptions& options) {
   fuse_session_unmount(se);
   fuse_remove_signal_handlers(se);
   fuse_session_destroy(se);
-  // libfuse reports the signal that ended the loop as its result.
-  bool clean = rc == 0 || rc == SIGTERM || rc == SIGINT || rc == SIGHUP;
-  if (!clean) sdk::log_error(kLog, "the FUSE session failed (" + std::to_string(rc) + ")");
-  return clean ? kMountOk : kMountError;
+  if (rc != 0) {
+    sdk::log_error(kLog, std::string("the FUSE session failed: reading /dev/fuse: ") +
+                             std::strerror(-rc));
+    return kMountError;
+  }
+  return kMountOk;
 }
 
 }  // namespace leasefs::fs
