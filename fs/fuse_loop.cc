@@ -18,6 +18,8 @@
 
 #include <fcntl.h>
 #include <fuse3/fuse_lowlevel.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -34,6 +36,8 @@ constexpr auto kExitCheck = std::chrono::milliseconds(100);
 // busy, and adds one when they have all been busy for kGrowAfter.
 constexpr auto kGrowCheck = std::chrono::milliseconds(5);
 constexpr auto kGrowAfter = std::chrono::milliseconds(5);
+// After a thread could not be started, no new one is tried for this long.
+constexpr auto kGrowBackoff = std::chrono::seconds(1);
 
 struct Pool {
   ~Pool() {
@@ -46,13 +50,15 @@ struct Pool {
   int stop_fd = -1;  // an eventfd, readable once the loop ends: wakes every sleeper
 
   std::mutex mu;
-  std::condition_variable changed;     // a thread ended
-  int threads = 0;                     // mu
-  int idle = 0;                        // mu: threads not handling a request
-  Clock::time_point all_busy_since{};  // mu: when idle last became 0; {} while idle > 0
-  int error = 0;                       // mu: the first failed read (-errno)
-  bool spawn_failed = false;           // mu: logged once
-  std::atomic<int> spinners{0};        // at most one thread looks for work instead of sleeping
+  std::condition_variable changed;      // a thread ended, or one got busy while main_dozing
+  int threads = 0;                      // mu
+  int idle = 0;                         // mu: threads not handling a request
+  Clock::time_point all_busy_since{};   // mu: when idle last became 0; {} while idle > 0
+  bool main_dozing = false;             // mu: the main loop waits kExitCheck, not kGrowCheck
+  int error = 0;                        // mu: the first failure (-errno)
+  bool spawn_failed = false;            // mu: logged once
+  Clock::time_point no_growth_until{};  // mu: set when a thread could not be started
+  std::atomic<int> spinners{0};         // at most one thread looks for work instead of sleeping
   std::atomic<bool> stopping{false};
 };
 
@@ -74,18 +80,33 @@ void cpu_relax() {
 
 void worker(std::shared_ptr<Pool> pool);
 
-// Under pool.mu. A thread that cannot be started leaves the pool as it is.
+// Under pool.mu. Logs the first failure to start a thread; each failure holds off
+// growth for kGrowBackoff.
+void growth_failed_locked(Pool& pool, const std::string& why) {
+  pool.no_growth_until = Clock::now() + kGrowBackoff;
+  if (pool.spawn_failed) return;
+  pool.spawn_failed = true;
+  sdk::log_warn("mount", "cannot start another FUSE thread (" + why + "); serving with " +
+                             std::to_string(pool.threads) + " (logged once)");
+}
+
+// Under pool.mu. A thread that cannot be started leaves the pool as it is. The threads
+// block the signals libfuse handles (as libfuse's own workers do), so SIGTERM lands on
+// the main thread and never interrupts a handler's system call.
 void spawn_locked(const std::shared_ptr<Pool>& pool) {
+  sigset_t handled;
+  sigset_t previous;
+  sigemptyset(&handled);
+  for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGQUIT}) sigaddset(&handled, sig);
+  pthread_sigmask(SIG_BLOCK, &handled, &previous);
   try {
     std::thread(worker, pool).detach();
   } catch (const std::system_error& e) {
-    if (!pool->spawn_failed) {
-      pool->spawn_failed = true;
-      sdk::log_warn("mount", std::string("cannot start another FUSE thread (") + e.what() +
-                                 "); serving with " + std::to_string(pool->threads));
-    }
+    pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+    growth_failed_locked(*pool, e.what());
     return;
   }
+  pthread_sigmask(SIG_SETMASK, &previous, nullptr);
   ++pool->threads;
   ++pool->idle;
 }
@@ -125,12 +146,13 @@ void worker(std::shared_ptr<Pool> shared) {
       ::epoll_ctl(ep, EPOLL_CTL_ADD, pool.stop_fd, &stopper) != 0) {
     const int err = errno;
     if (ep >= 0) ::close(ep);
-    sdk::log_error("mount", std::string("a FUSE thread cannot wait for requests: epoll: ") +
-                                std::strerror(err));
     std::lock_guard lock(pool.mu);
     --pool.threads;
     --pool.idle;
+    growth_failed_locked(pool, std::string("epoll: ") + std::strerror(err));
     if (pool.threads == 0) {
+      sdk::log_error("mount", std::string("no FUSE thread can wait for requests: epoll: ") +
+                                  std::strerror(err));
       if (pool.error == 0) pool.error = -err;
       stop(pool);
     }
@@ -160,7 +182,10 @@ void worker(std::shared_ptr<Pool> shared) {
     if (res <= 0) {  // 0: unmounted or fuse_session_exit
       if (res < 0) {
         std::lock_guard lock(pool.mu);
-        if (pool.error == 0) pool.error = res;
+        if (pool.error == 0) {
+          pool.error = res;
+          sdk::log_error("mount", std::string("reading /dev/fuse failed: ") + std::strerror(-res));
+        }
       }
       break;
     }
@@ -171,6 +196,12 @@ void worker(std::shared_ptr<Pool> shared) {
     {
       std::lock_guard lock(pool.mu);
       if (--pool.idle == 0) pool.all_busy_since = Clock::now();
+      if (pool.main_dozing) {
+        // Have the main loop watch for growth from now, not after its 100 ms doze; it
+        // keeps watching while any thread is busy, so this happens once per busy spell.
+        pool.main_dozing = false;
+        pool.changed.notify_one();
+      }
     }
     fuse_session_process_buf(pool.session, &buf);
     {
@@ -207,13 +238,26 @@ int run_fuse_loop(fuse_session* session, const FuseLoopOptions& options) {
   pool->options.max_threads = std::max(pool->options.min_threads, options.max_threads);
   pool->fd = fuse_session_fd(session);
   const int flags = ::fcntl(pool->fd, F_GETFL);
-  if (flags < 0 || ::fcntl(pool->fd, F_SETFL, flags | O_NONBLOCK) != 0) return -errno;
+  if (flags < 0 || ::fcntl(pool->fd, F_SETFL, flags | O_NONBLOCK) != 0) {
+    const int err = errno;
+    sdk::log_error("mount",
+                   std::string("cannot make /dev/fuse non-blocking: ") + std::strerror(err));
+    return -err;
+  }
   pool->stop_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (pool->stop_fd < 0) return -errno;
+  if (pool->stop_fd < 0) {
+    const int err = errno;
+    sdk::log_error("mount",
+                   std::string("cannot create the FUSE loop's eventfd: ") + std::strerror(err));
+    return -err;
+  }
 
   std::unique_lock lock(pool->mu);
   for (int i = 0; i < pool->options.min_threads; ++i) spawn_locked(pool);
-  if (pool->threads == 0) return -EAGAIN;
+  if (pool->threads == 0) {
+    sdk::log_error("mount", "no FUSE thread could be started");
+    return -EAGAIN;
+  }
   // libfuse's signal handlers only mark the session as exited; look for that here, so
   // the threads asleep in epoll are woken rather than left to their idle timeout.
   // And add a thread when all have been busy for a while: handlers that wait for the
@@ -223,7 +267,9 @@ int run_fuse_loop(fuse_session* session, const FuseLoopOptions& options) {
   // wake-ups (measured: 2 threads serve open+read+close ~1.5x faster than 7 on 2 CPUs).
   while (pool->threads > 0) {
     const bool busy = pool->idle < pool->threads;
+    pool->main_dozing = !busy;
     pool->changed.wait_for(lock, busy ? kGrowCheck : kExitCheck);
+    pool->main_dozing = false;
     if (fuse_session_exited(session)) {
       lock.unlock();
       stop(*pool);
@@ -233,7 +279,7 @@ int run_fuse_loop(fuse_session* session, const FuseLoopOptions& options) {
     const auto now = Clock::now();
     if (pool->idle == 0 && pool->all_busy_since != Clock::time_point{} &&
         now - pool->all_busy_since >= kGrowAfter && pool->threads < pool->options.max_threads &&
-        !pool->stopping.load()) {
+        now >= pool->no_growth_until && !pool->stopping.load()) {
       spawn_locked(pool);
       pool->all_busy_since = now;  // the next one no sooner than kGrowAfter from now
     }

@@ -8,9 +8,12 @@
 // idle one, so nearly every request lands on a cold, sleeping thread. Here
 //   - after a request, one thread at a time keeps looking for the next one for a short
 //     while (`spin`) before it sleeps, so the request that follows (the read after an
-//     open, the next open of a busy reader) is picked up at once;
+//     open, the next open of a busy reader) is handled at once by a warm thread, without
+//     waiting for a sleeper to be scheduled;
 //   - the others sleep in epoll, each an exclusive waiter on the (non-blocking) device,
-//     so a request wakes one of them;
+//     so a request wakes one of them (even while a thread spins: the kernel skips only
+//     epoll sets nobody waits in, so the sleeper it wakes may find the request taken and
+//     sleep again — a wasted wake-up, not a delay);
 //   - the pool starts at `min_threads` (one per CPU, 2 to 8) and grows by one whenever
 //     every thread has been busy for 5 ms (a handler that waits for the server must not
 //     hold up cached reads for longer), up to `max_threads`; threads above the minimum
@@ -39,8 +42,9 @@ struct FuseLoopOptions {
 // Serves `session` (mounted) until it ends: unmounted, or fuse_session_exit (libfuse's
 // SIGTERM/SIGINT handlers call it), noticed within 100 ms. A handler still running
 // then is waited for (handlers have their own time bounds). Returns 0 when the session
-// ended, or -errno when reading the device failed for another reason (the session is
-// ended then too).
+// ended, or -errno when the loop failed (reading the device, or setting up: the cause
+// is logged then; the session is ended too). The threads block SIGTERM, SIGINT, SIGHUP
+// and SIGQUIT.
 int run_fuse_loop(fuse_session* session, const FuseLoopOptions& options = {});
 
 }  // namespace leasefs::fs

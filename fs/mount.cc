@@ -816,8 +816,8 @@ int run_mount(const MountConfig& config, const RunOptions& options) {
   fuse_remove_signal_handlers(se);
   fuse_session_destroy(se);
   if (rc != 0) {
-    sdk::log_error(kLog, std::string("the FUSE session failed: reading /dev/fuse: ") +
-                             std::strerror(-rc));
+    // run_fuse_loop has logged the cause (reading /dev/fuse, or setting up its threads).
+    sdk::log_error(kLog, std::string("the FUSE session failed: ") + std::strerror(-rc));
     return kMountError;
   }
   return kMountOk;

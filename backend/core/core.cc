@@ -60,6 +60,13 @@ std::unexpected<sdk::Status> permission_denied() {
   return sdk::error(sdk::Code::kPermissionDenied, "permission denied");
 }
 
+// A batch posted to sys/access-events (see audit_data_of).
+bool is_access_event_batch(const MountState& mount, const sdk::Request& sreq) {
+  if (mount.entry.type != "system" || sreq.path != "access-events") return false;
+  auto events = sreq.data.find("events");
+  return events != sreq.data.end() && events->is_array();
+}
+
 }  // namespace
 
 Core::Core(CoreOptions options)
@@ -662,7 +669,12 @@ sdk::Result<CoreResponse> Core::run_pipeline(CoreRequest& req, AuditTrail& trail
                      .id_hash = last_use ? token->id_hash : std::string()};
 
   auto response = mount->backend->handle(sreq);
-  if (!response) return sdk::error(response.error());
+  if (!response) {
+    // A batch of access events the handler rejected (a bad field, too many) became no
+    // access entries: its response entry carries the events as sent.
+    if (trail.request && is_access_event_batch(*mount, sreq)) trail.request->data = sreq.data;
+    return sdk::error(response.error());
+  }
 
   CoreResponse out;
   out.mount_type = mount->entry.type;
@@ -767,15 +779,19 @@ audit::AuditAuth audit_auth_of(const json& block) {
 // sys/access-events is the one exception to "as sent": each of its events becomes an
 // "access" entry of its own, so the request entry (and the response entry, which repeats
 // it) names how many there were instead of carrying up to 1000 events twice more. That
-// tripled the audit work for a mount's reads.
-json audit_data_of(const MountState& mount, const sdk::Request& sreq) {
-  if (mount.entry.type == "system" && sreq.path == "access-events") {
-    auto events = sreq.data.find("events");
-    if (events != sreq.data.end() && events->is_array()) {
-      return json{{"event_count", events->size()}};
+// tripled the audit work for a mount's reads. A refused batch never becomes access
+// entries, so its entry keeps the events (as run_pipeline does for a rejected one).
+json audit_data_of(const MountState& mount, const sdk::Request& sreq, bool allowed) {
+  if (!allowed || !is_access_event_batch(mount, sreq)) return sreq.data;
+  json summary = json::object();
+  for (const auto& [key, value] : sreq.data.items()) {
+    if (key == "events") {
+      summary["event_count"] = value.size();
+    } else {
+      summary[key] = value;
     }
   }
-  return sreq.data;
+  return summary;
 }
 
 }  // namespace
@@ -793,7 +809,7 @@ sdk::Result<void> Core::audit_request(AuditTrail& trail, const CoreRequest& req,
   a.mount_type = mount.entry.type;
   a.mount_accessor = mount.entry.accessor;
   a.client_token = req.client_token;
-  a.data = audit_data_of(mount, sreq);
+  a.data = audit_data_of(mount, sreq, allowed);
   a.headers = req.audit_headers;
   a.remote_address = req.remote_address;
   if (auto colon = a.remote_address.rfind(':');

@@ -147,7 +147,17 @@ class FuseLoopTest : public ::testing::Test {
     if (loop_.valid()) {
       gate_.let_go();
       fuse_session_exit(se_);
-      EXPECT_EQ(loop_.wait_for(20s), std::future_status::ready);
+      if (loop_.wait_for(20s) != std::future_status::ready) {
+        ADD_FAILURE() << "the loop did not end after fuse_session_exit";
+        // Detaching the mount makes every read of the device fail, which ends it.
+        if (mounted_) fuse_session_unmount(se_);
+        mounted_ = false;
+        if (loop_.wait_for(20s) != std::future_status::ready) {
+          ADD_FAILURE() << "the loop did not end after the unmount either; leaking the session";
+          se_ = nullptr;       // still in use by the loop: destroying it would be a use after free
+          std::quick_exit(1);  // the future's destructor would wait for the loop forever
+        }
+      }
     }
     if (mounted_) fuse_session_unmount(se_);
     if (se_ != nullptr) fuse_session_destroy(se_);
@@ -173,6 +183,12 @@ TEST_F(FuseLoopTest, ReadsWhileEveryThreadWaitsInAHandler) {
   // Three opens that wait for the gate: two take both starting threads, the third needs
   // a thread the loop adds.
   std::vector<std::future<std::string>> slow;
+  // Declared after `slow`, so an early ASSERT lets the handlers go before the futures
+  // wait for their reads.
+  struct LetGo {
+    Gate& gate;
+    ~LetGo() { gate.let_go(); }
+  } let_go_on_exit{gate_};
   for (int i = 0; i < 3; ++i) {
     slow.push_back(std::async(std::launch::async, [this] { return read_file(dir_ + "/slow"); }));
   }

@@ -174,8 +174,54 @@ TEST_F(ServerAuditTest, AccessEventsAreAuditedAsAccessEntries) {
   }
   EXPECT_TRUE(found);
   EXPECT_EQ(batch_entries, 2);
-  Reply bad = root("POST", "sys/access-events", {{"events", json::array({{{"pid", "x"}}})}});
+}
+
+TEST_F(ServerAuditTest, RefusedOrRejectedAccessEventBatchesKeepTheirEvents) {
+  // Neither becomes access entries, so the batch's own entries are the only record of
+  // what was sent: a forged batch from a token without update, and a malformed one.
+  const std::string log = dir_ / "audit.log";
+  enable_file("file", log);
+  Reply t = root("POST", "auth/token/create", {{"policies", {"default"}}, {"ttl", "1h"}});
+  ASSERT_EQ(t.status, 200) << t.describe();
+  const std::string token = t.json["auth"]["client_token"];
+  json forged = {{"file", "forged-file"}, {"pid", 1}, {"result", "allowed"}};
+  Reply denied = s_.api->call("POST", "sys/access-events", {{"events", json::array({forged})}}, token);
+  EXPECT_EQ(denied.status, 403) << denied.describe();
+  Reply bad = root("POST", "sys/access-events",
+                   {{"events", json::array({{{"file", "malformed-file"}, {"pid", "x"}}})}, {"note", "n"}});
   EXPECT_EQ(bad.status, 400) << bad.describe();
+
+  auto hashed = [&](const std::string& value) {
+    Reply h = root("PUT", "sys/audit-hash/file", {{"input", value}});
+    return h.json["data"].value("hash", "");
+  };
+  const std::string forged_hash = hashed("forged-file");
+  const std::string malformed_hash = hashed("malformed-file");
+  bool forged_seen = false;
+  bool malformed_in_response = false;
+  for (const std::string& line : lines_of(read_file(log))) {
+    json entry = json::parse(line.substr(line.find('{')), nullptr, false);
+    const std::string type = entry.value("type", "");
+    EXPECT_NE(type, "access") << line;
+    EXPECT_EQ(line.find("forged-file"), std::string::npos) << "HMAC'd, never plain: " << line;
+    EXPECT_EQ(line.find("malformed-file"), std::string::npos) << "HMAC'd, never plain: " << line;
+    if (entry["request"].value("path", "") != "sys/access-events") continue;
+    const json& data = entry["request"]["data"];
+    if (type == "request" && data.contains("events") &&
+        data["events"][0].value("file", "") == forged_hash) {
+      forged_seen = true;
+    }
+    if (type == "response" && data.contains("events") &&
+        data["events"][0].value("file", "") == malformed_hash) {
+      malformed_in_response = true;
+      EXPECT_TRUE(data.contains("note")) << "other keys are kept: " << line;
+    }
+    if (type == "request" && data.contains("event_count")) {
+      EXPECT_TRUE(data.contains("note")) << "a summary keeps the other keys: " << line;
+    }
+  }
+  EXPECT_TRUE(forged_seen) << read_file(log);
+  EXPECT_TRUE(malformed_in_response) << read_file(log);
 }
 
 TEST_F(ServerAuditTest, MountCallerHeadersAreInTheRequestEntry) {
