@@ -20,8 +20,10 @@
 //   response: log_response(req, resp) with the SAME AuditRequest; on failure answer 500
 //   sys/audit (GET) -> list(); sys/audit/:path (POST/PUT) -> enable(); (DELETE) -> disable()
 //   sys/audit-hash/:path {input} -> hash(path, input) -> {"hash": ...}
-//   POST sys/access-events -> parse_access_events(body) then log_access_events(events,
-//                                                   reporter); failure -> 500
+//   POST sys/access-events -> parse_access_event_list(body["events"]) then
+//                             log_access_events(events, reporter); failure -> 500; the
+//                             batch's own entries carry "event_count" (core.cc's
+//                             audit_data_of)
 //   SIGHUP -> reopen();  seal / shutdown -> close_all() (before the view goes away)
 // Requests Vault never audits (sys/init, seal-status, seal, unseal, leader, health)
 // are the core's to skip.

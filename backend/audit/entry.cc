@@ -378,8 +378,9 @@ sdk::Result<std::vector<AccessEvent>> parse_access_events(const nlohmann::json& 
                                                           sdk::WallTime now) {
   if (!body.is_object()) return sdk::invalid_argument("expected a JSON object with \"events\"");
   auto events = body.find("events");
-  if (events == body.end())
+  if (events == body.end()) {
     return sdk::invalid_argument("\"events\" must be a list of access events");
+  }
   return parse_access_event_list(*events, now);
 }
 
