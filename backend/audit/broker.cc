@@ -19,11 +19,18 @@ using sdk::Code;
 using std::chrono::steady_clock;
 
 struct Broker::Device {
+  // Unique among all devices of the process, for AuditRequest::written.
+  std::uint64_t serial = next_serial();
   std::string path{};
   DeviceSpec spec{};
   DeviceConfig config{};
   std::shared_ptr<Hasher> hasher{};
   std::unique_ptr<DeviceWriter> writer{};
+
+  static std::uint64_t next_serial() {
+    static std::atomic<std::uint64_t> last{0};
+    return ++last;
+  }
 
   FormatOptions format() const {
     return FormatOptions{.hasher = config.log_raw ? nullptr : hasher.get(),
@@ -319,8 +326,10 @@ sdk::Result<void> Broker::dispatch(std::string_view what, Format&& format) {
 sdk::Result<void> Broker::log_request(const AuditRequest& request, std::string_view error) {
   if (!has_devices()) return {};
   const std::string time = sdk::rfc3339(options_.clock->now());
+  request.written.clear();
   return dispatch("request", [&](const Device& d) {
-    return std::vector<std::string>{format_request_entry(request, error, time, d.format())};
+    RequestMembers& keep = request.written.emplace_back(d.serial, RequestMembers{}).second;
+    return std::vector<std::string>{format_request_entry(request, error, time, d.format(), &keep)};
   });
 }
 
@@ -328,7 +337,12 @@ sdk::Result<void> Broker::log_response(const AuditRequest& request, const AuditR
   if (!has_devices()) return {};
   const std::string time = sdk::rfc3339(options_.clock->now());
   return dispatch("response", [&](const Device& d) {
-    return std::vector<std::string>{format_response_entry(request, response, time, d.format())};
+    const RequestMembers* reuse = nullptr;
+    for (const auto& [serial, members] : request.written) {
+      if (serial == d.serial) reuse = &members;
+    }
+    return std::vector<std::string>{
+        format_response_entry(request, response, time, d.format(), reuse)};
   });
 }
 

@@ -215,34 +215,48 @@ std::string_view access_result_name(AccessResult result) {
 }
 
 std::string format_request_entry(const AuditRequest& request, std::string_view error,
-                                 std::string_view time, const FormatOptions& options) {
+                                 std::string_view time, const FormatOptions& options,
+                                 RequestMembers* keep) {
   EntryWriter e(options.prefix, time, "request", 1024 + data_hint(request.data), options.hasher);
+  std::size_t start = e.out.size();
   write_optional_auth(e.w, request.auth, e.hashing(), options.hmac_accessor);
+  if (keep != nullptr) keep->auth.assign(e.out, start);
   e.w.opt_string("error", error);
+  start = e.out.size();
   write_request(e.w, request, e.hashing(), options.hmac_accessor);
+  if (keep != nullptr) keep->request.assign(e.out, start);
   return e.finish();
 }
 
 std::string format_response_entry(const AuditRequest& request, const AuditResponse& response,
-                                  std::string_view time, const FormatOptions& options) {
+                                  std::string_view time, const FormatOptions& options,
+                                  const RequestMembers* reuse) {
   EntryWriter e(options.prefix, time, "response",
-                1536 + data_hint(request.data) + data_hint(response.data), options.hasher);
+                1536 + data_hint(request.data) + data_hint(response.logged_data()), options.hasher);
   Hasher::Session* session = e.hashing();
-  write_optional_auth(e.w, request.auth, session, options.hmac_accessor);
+  if (reuse != nullptr) {
+    e.w.members(reuse->auth);
+  } else {
+    write_optional_auth(e.w, request.auth, session, options.hmac_accessor);
+  }
   e.w.opt_string("error", response.error);
-  write_request(e.w, request, session, options.hmac_accessor);
+  if (reuse != nullptr) {
+    e.w.members(reuse->request);
+  } else {
+    write_request(e.w, request, session, options.hmac_accessor);
+  }
   e.w.key("response");
   e.w.begin_object();
   if (response.auth) {
     e.w.key("auth");
     write_auth(e.w, *response.auth, session, options.hmac_accessor);
   }
-  if (has_data(response.data)) {
+  if (const json& data = response.logged_data(); has_data(data)) {
     e.w.key("data");
-    if (options.elide_list_responses && request.operation == "list" && response.data.is_object()) {
-      e.w.value(elided(response.data), session, request.non_hmac_response_keys);
+    if (options.elide_list_responses && request.operation == "list" && data.is_object()) {
+      e.w.value(elided(data), session, request.non_hmac_response_keys);
     } else {
-      e.w.value(response.data, session, request.non_hmac_response_keys);
+      e.w.value(data, session, request.non_hmac_response_keys);
     }
   }
   e.w.opt_string("mount_accessor", response.mount_accessor);

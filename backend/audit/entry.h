@@ -46,6 +46,14 @@ struct AuditAuth {
   std::optional<PolicyResults> policy_results{};  // request.auth: the ACL decision
 };
 
+// The "auth" and "request" members of a request entry as one device wrote them, each
+// with its leading comma. The response entry repeats both byte for byte, so it takes
+// them from here instead of writing and hashing them again.
+struct RequestMembers {
+  std::string auth{};
+  std::string request{};
+};
+
 // One API request, as the core filled it in before handling it. The same object is
 // passed to log_request and then to log_response, so both entries carry the same id.
 struct AuditRequest {
@@ -69,6 +77,9 @@ struct AuditRequest {
   // The mount's audit_non_hmac_request_keys / audit_non_hmac_response_keys.
   std::vector<std::string> non_hmac_request_keys{};
   std::vector<std::string> non_hmac_response_keys{};
+  // Kept by Broker::log_request for log_response, by device serial; not the core's to
+  // fill. The same AuditRequest goes to both calls, from one thread.
+  mutable std::vector<std::pair<std::uint64_t, RequestMembers>> written{};
 };
 
 // What the request produced.
@@ -76,11 +87,16 @@ struct AuditResponse {
   std::optional<AuditAuth> auth{};  // a login's new token
   std::string lease_id{};           // response.secret.lease_id (not secret; plain)
   nlohmann::json data{};            // its strings are HMAC'd
+  // When set, the data to log instead of `data`, which is then ignored: the core points
+  // at the response it is about to send rather than copying it. Must outlive the call.
+  const nlohmann::json* data_view = nullptr;
   std::vector<std::string> warnings{};
   std::string mount_point{};
   std::string mount_type{};
   std::string mount_accessor{};
   std::string error{};  // the error the client got, if any ("permission denied")
+
+  const nlohmann::json& logged_data() const { return data_view != nullptr ? *data_view : data; }
 };
 
 enum class AccessResult { kAllowed, kDenied, kError };
@@ -143,10 +159,14 @@ struct FormatOptions {
 // The body of one entry for the chain (chain.h): PREFIX + a JSON object whose first
 // members are "time" and "type", the others in sorted order. `time` is RFC 3339. Never
 // fails: strings that are not UTF-8 are written with U+FFFD in their place.
+// `keep` (optional) receives the request entry's auth and request members; passing them
+// back as `reuse` for the same request and device writes them without recomputing.
 std::string format_request_entry(const AuditRequest& request, std::string_view error,
-                                 std::string_view time, const FormatOptions& options);
+                                 std::string_view time, const FormatOptions& options,
+                                 RequestMembers* keep = nullptr);
 std::string format_response_entry(const AuditRequest& request, const AuditResponse& response,
-                                  std::string_view time, const FormatOptions& options);
+                                  std::string_view time, const FormatOptions& options,
+                                  const RequestMembers* reuse = nullptr);
 std::string format_access_entry(const AccessEvent& event, const AccessReporter& reporter,
                                 std::string_view time, const FormatOptions& options);
 

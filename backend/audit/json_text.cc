@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstring>
 
 namespace leasefs::backend::audit {
 namespace {
@@ -36,6 +37,17 @@ bool is_plain(std::string_view key, std::span<const std::string> plain_keys) {
                      [&](const std::string& k) { return k == key; });
 }
 
+// Whether any of the 8 bytes in `w` needs more than copying: a control character, a
+// quote, a backslash or a byte >= 0x80 (SWAR: the high bit of each byte says so).
+bool needs_care(std::uint64_t w) {
+  constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
+  constexpr std::uint64_t kHigh = 0x8080808080808080ULL;
+  auto zero_byte = [](std::uint64_t v) { return (v - kOnes) & ~v & kHigh; };
+  const std::uint64_t control = (w - kOnes * 0x20) & ~w & kHigh;  // < 0x20 (or >= 0x80)
+  return ((control | w) & kHigh) != 0 || zero_byte(w ^ (kOnes * '"')) != 0 ||
+         zero_byte(w ^ (kOnes * '\\')) != 0;
+}
+
 }  // namespace
 
 void append_json_string(std::string& out, std::string_view s) {
@@ -43,6 +55,14 @@ void append_json_string(std::string& out, std::string_view s) {
   std::size_t run = 0;
   std::size_t i = 0;
   while (i < s.size()) {
+    // Plain ASCII, the common case, eight bytes at a time.
+    while (i + 8 <= s.size()) {
+      std::uint64_t w;
+      std::memcpy(&w, s.data() + i, sizeof w);
+      if (needs_care(w)) break;
+      i += 8;
+    }
+    if (i >= s.size()) break;
     const auto c = static_cast<unsigned char>(s[i]);
     if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
       ++i;
@@ -100,6 +120,11 @@ void JsonText::separate() {
     if (filled_.back()) out_.push_back(',');
     filled_.back() = true;
   }
+}
+
+void JsonText::members(std::string_view text) {
+  out_.append(text);
+  if (!filled_.empty()) filled_.back() = true;
 }
 
 void JsonText::begin_object() {

@@ -31,6 +31,9 @@ class JsonText {
   void end_array();
   // The next member's key (inside an object).
   void key(std::string_view k);
+  // Members written earlier by a JsonText into an object that already held members:
+  // `text` starts with its comma (`,"auth":{...}`). Appended as it is.
+  void members(std::string_view text);
 
   void string(std::string_view s);
   void integer(std::int64_t v);

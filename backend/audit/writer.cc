@@ -22,6 +22,7 @@ using sdk::Code;
 using std::chrono::steady_clock;
 
 constexpr std::size_t kMaxBatchBytes = 4u << 20;
+constexpr std::size_t kKeptBufferBytes = 256u << 10;
 constexpr auto kSyncInterval = std::chrono::seconds(1);
 constexpr auto kIdleWake = std::chrono::seconds(1);
 
@@ -113,6 +114,12 @@ struct DeviceWriter::State {
   std::atomic<bool> failing{false};
   // The writer thread's (and, with fsync=always, the holder of `writing`'s).
   SteadyTime last_sync{};
+
+  // write_batch's working memory, owned by whoever holds `writing`.
+  std::vector<Item*> live_scratch{};
+  std::string buffer_scratch{};
+  std::string chain_scratch{};
+  std::string next_scratch{};
 
   // Steady time (ns) at which the writer entered a sink call; 0 when it is not in one.
   std::atomic<std::int64_t> busy_since{0};
@@ -239,8 +246,8 @@ struct DeviceWriter::State {
   // writes (sync_beside_writes), so a request never waits for one.
   void write_batch(std::vector<Item>& batch) {
     const SteadyTime now = steady_clock::now();
-    std::vector<Item*> live;
-    live.reserve(batch.size());
+    std::vector<Item*>& live = live_scratch;
+    live.clear();
     for (auto& item : batch) {
       if (now > item.deadline) {
         item.done->report(
@@ -254,14 +261,17 @@ struct DeviceWriter::State {
     if (live.empty()) return;
     sdk::Status status;
     if (!opened) status = open_sink();
-    std::string next;
     bool written = false;
     if (status.ok()) {
-      std::string buffer;
+      // The buffers are kept between writes (a large allocation per write cost more
+      // than the copy), and trimmed after an exceptionally large batch.
+      std::string& buffer = buffer_scratch;
+      std::string& chain = chain_scratch;
+      std::string& next = next_scratch;
+      buffer.clear();
       std::size_t size = 0;
       for (Item* item : live) size += item->bytes + 160 * item->bodies.size();
       buffer.reserve(size);
-      std::string chain;
       {
         std::lock_guard lock(mu);
         chain = head;
@@ -269,7 +279,7 @@ struct DeviceWriter::State {
       for (Item* item : live) {
         for (const auto& body : item->bodies) {
           append_sealed_line(body, chain, buffer, next);
-          chain = next;
+          chain.swap(next);
         }
       }
       busy_since.store(steady_ns(steady_clock::now()));
@@ -289,6 +299,7 @@ struct DeviceWriter::State {
       }
       if (!result) status = result.error();
     }
+    if (buffer_scratch.capacity() > kKeptBufferBytes) std::string().swap(buffer_scratch);
     if (status.ok()) {
       set_healthy();
     } else {

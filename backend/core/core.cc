@@ -672,7 +672,10 @@ sdk::Result<CoreResponse> Core::run_pipeline(CoreRequest& req, AuditTrail& trail
   if (!response) {
     // A batch of access events the handler rejected (a bad field, too many) became no
     // access entries: its response entry carries the events as sent.
-    if (trail.request && is_access_event_batch(*mount, sreq)) trail.request->data = sreq.data;
+    if (trail.request && is_access_event_batch(*mount, sreq)) {
+      trail.request->data = sreq.data;
+      trail.request->written.clear();  // the response entry must not repeat the summary
+    }
     return sdk::error(response.error());
   }
 
@@ -845,7 +848,7 @@ sdk::Result<void> Core::audit_response(const AuditTrail& trail,
     if (result->raw) {
       r.data = json::object();  // a raw body (a CRL, a public key) is not logged
     } else {
-      r.data = result->data;
+      r.data_view = &result->data;
     }
     r.lease_id = result->lease_id;
     r.warnings = result->warnings;

@@ -172,6 +172,31 @@ TEST(JsonTextTest, StringsAreEscapedAndMadeValidUtf8) {
   EXPECT_NE(out.find("\\u0001"), std::string::npos);
 }
 
+// The escaper looks at eight bytes at a time; every character class must be found at
+// every position of a word and in the tail, and the result must be what a byte-by-byte
+// JSON serializer produces (nlohmann's, with invalid UTF-8 replaced as ours does).
+TEST(JsonTextTest, EscapingIsTheSameAtEveryAlignment) {
+  const std::vector<std::string> specials = {
+      "\"", "\\", "\n", "\x01", "\x1f", "\x7f", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80",
+      " ",  "~"};
+  for (const auto& special : specials) {
+    for (std::size_t before = 0; before < 20; ++before) {
+      for (std::size_t after : {0, 1, 7, 8, 9, 17}) {
+        const std::string input = std::string(before, 'a') + special + std::string(after, 'z');
+        std::string out;
+        append_json_string(out, input);
+        EXPECT_EQ(out, json(input).dump()) << "before=" << before << " after=" << after;
+      }
+    }
+  }
+  // Invalid bytes become U+FFFD wherever they sit in a word.
+  for (std::size_t before = 0; before < 12; ++before) {
+    std::string out;
+    append_json_string(out, std::string(before, 'b') + "\xff" + "tail-of-it");
+    EXPECT_EQ(out, "\"" + std::string(before, 'b') + "\xEF\xBF\xBDtail-of-it\"");
+  }
+}
+
 TEST(EntryTest, RequestEntryHasVaultShapeAndHashes) {
   auto hasher = make_hasher();
   FormatOptions options{
@@ -292,6 +317,47 @@ TEST(EntryTest, ResponseEntryHasVaultShape) {
   for (std::string_view secret : {"s3cr3t-pw", "hvs.NEWTOKEN", "NEWACCESSOR", "v-app-ro-xyz"}) {
     EXPECT_EQ(body.find(secret), std::string::npos) << secret;
   }
+}
+
+TEST(EntryTest, ResponseEntryReusingTheRequestMembersIsByteIdentical) {
+  auto hasher = make_hasher();
+  AuditRequest r = sample_request();
+  AuditResponse resp;
+  resp.data = {{"password", "s3cr3t-pw"}, {"n", 2}};
+  resp.error = "some error";
+  const nlohmann::json viewed = {{"other", "v"}};
+  for (bool hmac_accessor : {true, false}) {
+    FormatOptions options{.hasher = hasher.get(),
+                          .hmac_accessor = hmac_accessor,
+                          .elide_list_responses = false,
+                          .prefix = "pfx:"};
+    RequestMembers kept;
+    const std::string request_body =
+        format_request_entry(r, "permission denied", kTime, options, &kept);
+    EXPECT_EQ(request_body, format_request_entry(r, "permission denied", kTime, options));
+    ASSERT_TRUE(kept.auth.starts_with(",\"auth\":{")) << kept.auth;
+    ASSERT_TRUE(kept.request.starts_with(",\"request\":{")) << kept.request;
+    EXPECT_NE(request_body.find(kept.auth), std::string::npos);
+    EXPECT_NE(request_body.find(kept.request), std::string::npos);
+    EXPECT_EQ(format_response_entry(r, resp, kTime, options, &kept),
+              format_response_entry(r, resp, kTime, options));
+    // data_view replaces data, without a copy.
+    AuditResponse by_view = resp;
+    by_view.data = nullptr;
+    by_view.data_view = &viewed;
+    AuditResponse by_value = resp;
+    by_value.data = viewed;
+    EXPECT_EQ(format_response_entry(r, by_view, kTime, options, &kept),
+              format_response_entry(r, by_value, kTime, options));
+  }
+  // A request without a calling token: the auth member is an empty object either way.
+  r.auth.reset();
+  FormatOptions options{.hasher = hasher.get()};
+  RequestMembers kept;
+  (void)format_request_entry(r, "", kTime, options, &kept);
+  EXPECT_EQ(kept.auth, ",\"auth\":{}");
+  EXPECT_EQ(format_response_entry(r, resp, kTime, options, &kept),
+            format_response_entry(r, resp, kTime, options));
 }
 
 TEST(EntryTest, ResponseEntryErrorAndElidedList) {

@@ -1,9 +1,13 @@
 // Vault's duration forms, both ways.
 #include "backend/sdk/duration.h"
 
-#include <gtest/gtest.h>
+#include <cstdio>
+#include <ctime>
 
+#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+
+#include "backend/sdk/clock.h"
 
 namespace leasefs::backend::sdk {
 namespace {
@@ -48,6 +52,36 @@ TEST(DurationTest, FormatsLikeGo) {
   EXPECT_EQ(format_duration(milliseconds(1500)), "1.5s");
   EXPECT_EQ(format_duration(milliseconds(250)), "250ms");
   EXPECT_EQ(format_duration(hours(1)), "1h0m0s");
+}
+
+}  // namespace
+}  // namespace leasefs::backend::sdk
+
+namespace leasefs::backend::sdk {
+namespace {
+
+// rfc3339 writes its digits by hand; it must match the snprintf form it replaced.
+TEST(Rfc3339Test, MatchesTheSnprintfForm) {
+  auto reference = [](std::int64_t secs, std::int64_t frac) {
+    std::time_t tt = static_cast<std::time_t>(secs);
+    std::tm tm{};
+    gmtime_r(&tt, &tm);
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%09lldZ", tm.tm_year + 1900,
+                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                  static_cast<long long>(frac));
+    return std::string(buf);
+  };
+  for (std::int64_t secs :
+       {std::int64_t{0}, std::int64_t{1}, std::int64_t{951782400}, std::int64_t{1796036694},
+        std::int64_t{9214646400}, std::int64_t{-2208988800}, std::int64_t{-1}}) {
+    for (std::int64_t frac :
+         {std::int64_t{0}, std::int64_t{5}, std::int64_t{123456789}, std::int64_t{999999999}}) {
+      const WallTime t{std::chrono::duration_cast<WallTime::duration>(
+          std::chrono::seconds(secs) + std::chrono::nanoseconds(frac))};
+      EXPECT_EQ(rfc3339(t), reference(secs, frac)) << secs << "." << frac;
+    }
+  }
 }
 
 }  // namespace
