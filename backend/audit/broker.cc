@@ -359,7 +359,8 @@ sdk::Result<void> Broker::log_access_events(std::span<const AccessEvent> events,
     std::vector<std::string> bodies;
     bodies.reserve(events.size());
     const FormatOptions format = d.format();
-    for (const auto& e : events) bodies.push_back(format_access_entry(e, reporter, time, format));
+    const std::string shared = access_entry_members(reporter, format);
+    for (const auto& e : events) bodies.push_back(format_access_entry(e, time, format, shared));
     return bodies;
   });
 }

@@ -274,10 +274,43 @@ std::string format_response_entry(const AuditRequest& request, const AuditRespon
   return e.finish();
 }
 
-std::string format_access_entry(const AccessEvent& event, const AccessReporter& reporter,
-                                std::string_view time, const FormatOptions& options) {
-  EntryWriter e(options.prefix, time, "access", 1024, options.hasher);
-  Hasher::Session* session = e.hashing();
+std::string access_entry_members(const AccessReporter& reporter, const FormatOptions& options) {
+  std::optional<Hasher::Session> session;
+  if (options.hasher != nullptr) session.emplace(*options.hasher);
+  Hasher::Session* hashing = session ? &*session : nullptr;
+  // Written as members of an object that already holds some ("time", "type", "access"),
+  // so they start with a comma; the object's '{' is not kept.
+  std::string out;
+  JsonText w(out);
+  w.begin_object();
+  w.members("");
+  out.clear();
+  w.key("auth");
+  w.begin_object();
+  w.opt_secret("accessor", reporter.accessor, options.hmac_accessor ? hashing : nullptr);
+  w.opt_secret("client_token", reporter.client_token, hashing);
+  w.opt_string("display_name", reporter.display_name);
+  w.end_object();
+  w.key("request");
+  w.begin_object();
+  w.opt_string("id", reporter.request_id);
+  w.key("namespace");
+  w.begin_object();
+  w.key("id");
+  w.string("root");
+  w.end_object();
+  w.key("operation");
+  w.string("update");
+  w.key("path");
+  w.string("sys/access-events");
+  w.opt_string("remote_address", reporter.remote_address);
+  w.end_object();
+  return out;
+}
+
+std::string format_access_entry(const AccessEvent& event, std::string_view time,
+                                const FormatOptions& options, std::string_view reporter_members) {
+  EntryWriter e(options.prefix, time, "access", 512 + reporter_members.size(), nullptr);
   JsonText& w = e.w;
   w.key("access");
   w.begin_object();
@@ -306,27 +339,13 @@ std::string format_access_entry(const AccessEvent& event, const AccessReporter& 
     w.integer(event.uid);
   }
   w.end_object();
-  w.key("auth");
-  w.begin_object();
-  w.opt_secret("accessor", reporter.accessor, options.hmac_accessor ? session : nullptr);
-  w.opt_secret("client_token", reporter.client_token, session);
-  w.opt_string("display_name", reporter.display_name);
-  w.end_object();
-  w.key("request");
-  w.begin_object();
-  w.opt_string("id", reporter.request_id);
-  w.key("namespace");
-  w.begin_object();
-  w.key("id");
-  w.string("root");
-  w.end_object();
-  w.key("operation");
-  w.string("update");
-  w.key("path");
-  w.string("sys/access-events");
-  w.opt_string("remote_address", reporter.remote_address);
-  w.end_object();
+  w.members(reporter_members);
   return e.finish();
+}
+
+std::string format_access_entry(const AccessEvent& event, const AccessReporter& reporter,
+                                std::string_view time, const FormatOptions& options) {
+  return format_access_entry(event, time, options, access_entry_members(reporter, options));
 }
 
 std::optional<sdk::WallTime> parse_rfc3339(std::string_view s) {

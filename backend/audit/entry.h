@@ -169,6 +169,12 @@ std::string format_response_entry(const AuditRequest& request, const AuditRespon
                                   const RequestMembers* reuse = nullptr);
 std::string format_access_entry(const AccessEvent& event, const AccessReporter& reporter,
                                 std::string_view time, const FormatOptions& options);
+// The same for the events of one batch: the "auth" and "request" members (with their
+// leading comma), which all of its entries share, are written and hashed once by
+// access_entry_members and passed to each event's entry.
+std::string access_entry_members(const AccessReporter& reporter, const FormatOptions& options);
+std::string format_access_entry(const AccessEvent& event, std::string_view time,
+                                const FormatOptions& options, std::string_view reporter_members);
 
 // Parses RFC 3339 ("2026-11-28T13:24:54.123456789Z", "...+02:00"); nullopt if malformed.
 std::optional<sdk::WallTime> parse_rfc3339(std::string_view text);

@@ -447,6 +447,51 @@ TEST(AccessEventTest, EntryShape) {
   EXPECT_EQ(e["request"]["remote_address"], "10.0.0.9");
 }
 
+// The members a batch's entries share are written once; every option must still shape
+// them as a single entry would, and each entry must stay one valid JSON object.
+TEST(AccessEventTest, SharedReporterMembersFollowTheOptions) {
+  auto hasher = make_hasher();
+  AccessEvent ev;
+  ev.file = "k";
+  ev.result = AccessResult::kAllowed;
+  const AccessReporter reporter{.request_id = "req-2",
+                                .client_token = "hvs.MOUNTTOKEN",
+                                .accessor = "MOUNTACC",
+                                .display_name = "mount",
+                                .remote_address = ""};
+  struct Case {
+    Hasher* hasher;
+    bool hmac_accessor;
+    std::string token;
+    std::string accessor;
+  };
+  for (const Case& c :
+       {Case{hasher.get(), true, hasher->hmac("hvs.MOUNTTOKEN"), hasher->hmac("MOUNTACC")},
+        Case{hasher.get(), false, hasher->hmac("hvs.MOUNTTOKEN"), "MOUNTACC"},
+        Case{nullptr, true, "hvs.MOUNTTOKEN", "MOUNTACC"}}) {
+    FormatOptions options{.hasher = c.hasher, .hmac_accessor = c.hmac_accessor, .prefix = "p:"};
+    const std::string shared = access_entry_members(reporter, options);
+    ASSERT_TRUE(shared.starts_with(",\"auth\":{")) << shared;
+    for (int i = 0; i < 3; ++i) {
+      ev.pid = i;
+      const std::string body = format_access_entry(ev, kTime, options, shared);
+      ASSERT_TRUE(body.starts_with("p:{")) << body;
+      json e = parse(body.substr(2));
+      EXPECT_EQ(e["access"]["pid"], i);
+      EXPECT_EQ(e["auth"]["client_token"], c.token);
+      EXPECT_EQ(e["auth"]["accessor"], c.accessor);
+      EXPECT_EQ(e["request"]["id"], "req-2");
+      EXPECT_FALSE(e["request"].contains("remote_address"));
+    }
+  }
+  // A reporter with nothing to say still gives well-formed entries.
+  FormatOptions options{.hasher = hasher.get()};
+  const std::string empty = access_entry_members(AccessReporter{}, options);
+  json e = parse(format_access_entry(ev, kTime, options, empty));
+  EXPECT_EQ(e["auth"], json::object());
+  EXPECT_EQ(e["request"]["path"], "sys/access-events");
+}
+
 TEST(AccessEventTest, ParseBody) {
   const auto now = sdk::WallTime(std::chrono::seconds(1'800'000'000));
   json body = {{"events",
