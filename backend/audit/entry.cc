@@ -361,10 +361,11 @@ sdk::Result<std::vector<AccessEvent>> parse_access_events(const nlohmann::json& 
   return parse_access_event_list(*events, now);
 }
 
-// --- access events: members, then one conversion ----------------------------------------
+// --- access events: one conversion, two parsers ----------------------------------------
 //
-// A parser collects an event's members in EventMembers and turns them into an
-// AccessEvent with event_from, so a second parser can share the rules.
+// parse_access_event_list reads events out of a JSON tree, try_parse_access_events
+// straight out of the body's text. Both collect an event's members in EventMembers and
+// turn them into an AccessEvent with event_from, so the rules cannot drift apart.
 
 namespace {
 
@@ -596,6 +597,122 @@ sdk::Result<std::vector<AccessEvent>> parse_access_event_list(const nlohmann::js
     out.push_back(std::move(*event));
   }
   return out;
+}
+
+namespace {
+
+// nlohmann's SAX handler for try_parse_access_events: follows the one shape it takes
+// ({"events":[{...},...]}) and answers false (parsing stops) at anything else.
+class AccessEventsSax {
+ public:
+  explicit AccessEventsSax(sdk::WallTime now) : now_(now) {}
+
+  // The events, once sax_parse returned true.
+  std::optional<std::vector<AccessEvent>> take() {
+    if (!done_) return std::nullopt;
+    return std::move(events_);
+  }
+
+  bool null() { return value(EventValue::Type::kNull); }
+  bool boolean(bool) { return value(EventValue::Type::kOther); }
+  bool number_integer(std::int64_t n) {
+    if (!value(EventValue::Type::kSigned)) return false;
+    if (current_ != nullptr) current_->signed_number = n;
+    return true;
+  }
+  bool number_unsigned(std::uint64_t n) {
+    if (!value(EventValue::Type::kUnsigned)) return false;
+    if (current_ != nullptr) current_->unsigned_number = n;
+    return true;
+  }
+  bool number_float(double n, const std::string&) {
+    if (!value(EventValue::Type::kFloat)) return false;
+    if (current_ != nullptr) current_->float_number = n;
+    return true;
+  }
+  bool string(std::string& s) {
+    if (!value(EventValue::Type::kString)) return false;
+    if (current_ != nullptr) current_->text.assign(s);
+    return true;
+  }
+  bool binary(nlohmann::json::binary_t&) { return false; }
+
+  bool start_object(std::size_t) {
+    if (level_ == Level::kTop) {
+      level_ = Level::kBody;
+      return true;
+    }
+    // An event: only as an item of "events", and no more than a batch may carry.
+    if (level_ != Level::kEvents || events_.size() == kMaxAccessEventsPerBatch) return false;
+    members_.clear();
+    current_ = nullptr;
+    level_ = Level::kEvent;
+    return true;
+  }
+  bool key(std::string& name) {
+    if (level_ == Level::kBody) {
+      // "events", once; a body with other keys keeps them in the audit entries, so the
+      // tree is built for it.
+      if (name != "events" || seen_events_) return false;
+      seen_events_ = true;
+      return true;
+    }
+    auto key = event_key(name);
+    current_ = key ? &members_[*key] : nullptr;
+    return true;
+  }
+  bool end_object() {
+    if (level_ == Level::kBody) {
+      level_ = Level::kTop;
+      done_ = seen_events_;
+      return true;
+    }
+    auto event = event_from(members_, events_.size(), now_);
+    if (!event) return false;  // the tree's parse words the error
+    events_.push_back(std::move(*event));
+    level_ = Level::kEvents;
+    return true;
+  }
+  bool start_array(std::size_t) {
+    if (level_ != Level::kBody) return false;
+    level_ = Level::kEvents;
+    return true;
+  }
+  bool end_array() {
+    level_ = Level::kBody;
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) {
+    return false;
+  }
+
+ private:
+  // Where the parser is: before the body, in the body's object, in "events", in an event.
+  enum class Level : std::uint8_t { kTop, kBody, kEvents, kEvent };
+
+  // A scalar value: only an event's member (ignored unless it is a known key).
+  bool value(EventValue::Type type) {
+    if (level_ != Level::kEvent) return false;
+    if (current_ != nullptr) current_->type = type;
+    return true;
+  }
+
+  sdk::WallTime now_;
+  Level level_ = Level::kTop;
+  bool seen_events_ = false;
+  bool done_ = false;
+  std::vector<AccessEvent> events_{};
+  EventMembers members_{};
+  EventValue* current_ = nullptr;  // the member the next value is for; null: ignored
+};
+
+}  // namespace
+
+std::optional<std::vector<AccessEvent>> try_parse_access_events(std::string_view body,
+                                                                sdk::WallTime now) {
+  AccessEventsSax sax(now);
+  if (!json::sax_parse(body, &sax)) return std::nullopt;
+  return sax.take();
 }
 
 }  // namespace leasefs::backend::audit
