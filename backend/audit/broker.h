@@ -20,7 +20,8 @@
 //   response: log_response(req, resp) with the SAME AuditRequest; on failure answer 500
 //   sys/audit (GET) -> list(); sys/audit/:path (POST/PUT) -> enable(); (DELETE) -> disable()
 //   sys/audit-hash/:path {input} -> hash(path, input) -> {"hash": ...}
-//   POST sys/access-events -> parse_access_event_list(body["events"]) then
+//   POST sys/access-events -> try_parse_access_events(text) (no JSON tree; the HTTP
+//                             layer) or parse_access_event_list(body["events"]) then
 //                             log_access_events(events, reporter); failure -> 500; the
 //                             batch's own entries carry "event_count" (core.cc's
 //                             audit_data_of)

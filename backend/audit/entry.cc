@@ -3,6 +3,7 @@
 #include "backend/audit/entry.h"
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <cmath>
 #include <ctime>
@@ -174,30 +175,6 @@ int number(std::string_view s, std::size_t at, std::size_t n) {
   int v = 0;
   for (std::size_t i = at; i < at + n; ++i) v = v * 10 + (s[i] - '0');
   return v;
-}
-
-sdk::Result<std::string> event_string(const json& event, const char* key, std::size_t index) {
-  auto it = event.find(key);
-  if (it == event.end() || it->is_null()) return std::string();
-  if (!it->is_string()) {
-    return sdk::invalid_argument("events[" + std::to_string(index) + "]." + key +
-                                 ": expected a string");
-  }
-  return it->get<std::string>();
-}
-
-sdk::Result<std::int64_t> event_integer(const json& event, const char* key, std::size_t index) {
-  auto it = event.find(key);
-  if (it == event.end() || it->is_null()) return -1;
-  if (it->is_number_unsigned()) {
-    auto v = it->get<std::uint64_t>();
-    if (v <= static_cast<std::uint64_t>(INT64_MAX)) return static_cast<std::int64_t>(v);
-  } else if (it->is_number_integer()) {
-    auto v = it->get<std::int64_t>();
-    if (v >= 0) return v;
-  }
-  return sdk::invalid_argument("events[" + std::to_string(index) + "]." + key +
-                               ": expected a non-negative integer");
 }
 
 }  // namespace
@@ -417,6 +394,221 @@ sdk::Result<std::vector<AccessEvent>> parse_access_events(const nlohmann::json& 
   return parse_access_event_list(*events, now);
 }
 
+// --- access events: one conversion, two parsers ----------------------------------------
+//
+// parse_access_event_list reads events out of a JSON tree, try_parse_access_events
+// straight out of the body's text. Both collect an event's members in EventMembers and
+// turn them into an AccessEvent with event_from, so the rules cannot drift apart.
+
+namespace {
+
+// The members of an access event that mean something; other keys are ignored.
+enum class EventKey : std::uint8_t {
+  kTime,
+  kHost,
+  kMount,
+  kFile,
+  kPath,
+  kLeaseId,
+  kPid,
+  kExe,
+  kUid,
+  kGid,
+  kCgroup,
+  kResult,
+  kError,
+};
+constexpr std::array<std::string_view, 13> kEventKeys = {
+    "time", "host", "mount", "file",   "path",   "lease_id", "pid",
+    "exe",  "uid",  "gid",   "cgroup", "result", "error"};
+
+static_assert(static_cast<std::size_t>(EventKey::kError) + 1 == kEventKeys.size());
+
+std::string_view key_name(EventKey key) {
+  return kEventKeys[static_cast<std::size_t>(key)];
+}
+
+std::optional<EventKey> event_key(std::string_view key) {
+  for (std::size_t i = 0; i < kEventKeys.size(); ++i) {
+    if (kEventKeys[i] == key) return static_cast<EventKey>(i);
+  }
+  return std::nullopt;
+}
+
+// One member's value, as either parser found it. JSON numbers keep nlohmann's three
+// kinds (it reads a non-negative integer as unsigned, a negative one as signed).
+struct EventValue {
+  enum class Type : std::uint8_t { kAbsent, kNull, kString, kSigned, kUnsigned, kFloat, kOther };
+  Type type = Type::kAbsent;
+  std::int64_t signed_number = 0;
+  std::uint64_t unsigned_number = 0;
+  double float_number = 0;
+  std::string text{};  // kString
+};
+
+struct EventMembers {
+  std::array<EventValue, kEventKeys.size()> values{};
+  EventValue& operator[](EventKey key) { return values[static_cast<std::size_t>(key)]; }
+  const EventValue& operator[](EventKey key) const { return values[static_cast<std::size_t>(key)]; }
+  void clear() {
+    for (EventValue& v : values) v.type = EventValue::Type::kAbsent;
+  }
+};
+
+std::string event_where(std::size_t index) {
+  return "events[" + std::to_string(index) + "]";
+}
+
+sdk::Result<std::string> event_string(EventMembers& event, EventKey key, std::size_t index) {
+  EventValue& v = event[key];
+  if (v.type == EventValue::Type::kAbsent || v.type == EventValue::Type::kNull) {
+    return std::string();
+  }
+  if (v.type != EventValue::Type::kString) {
+    return sdk::invalid_argument(event_where(index) + "." + std::string(key_name(key)) +
+                                 ": expected a string");
+  }
+  return std::move(v.text);
+}
+
+sdk::Result<std::int64_t> event_integer(const EventMembers& event, EventKey key,
+                                        std::size_t index) {
+  const EventValue& v = event[key];
+  switch (v.type) {
+    case EventValue::Type::kAbsent:
+    case EventValue::Type::kNull:
+      return -1;
+    case EventValue::Type::kUnsigned:
+      if (v.unsigned_number <= static_cast<std::uint64_t>(INT64_MAX)) {
+        return static_cast<std::int64_t>(v.unsigned_number);
+      }
+      break;
+    case EventValue::Type::kSigned:
+      if (v.signed_number >= 0) return v.signed_number;
+      break;
+    default:
+      break;
+  }
+  return sdk::invalid_argument(event_where(index) + "." + std::string(key_name(key)) +
+                               ": expected a non-negative integer");
+}
+
+// "time": RFC 3339 text or unix seconds; absent or null is `now`.
+sdk::Result<sdk::WallTime> event_time(const EventMembers& event, std::size_t index,
+                                      sdk::WallTime now) {
+  const EventValue& t = event[EventKey::kTime];
+  double value = 0;
+  switch (t.type) {
+    case EventValue::Type::kAbsent:
+    case EventValue::Type::kNull:
+      return now;
+    case EventValue::Type::kString: {
+      auto parsed = parse_rfc3339(t.text);
+      if (!parsed) return sdk::invalid_argument(event_where(index) + ".time: expected RFC 3339");
+      return *parsed;
+    }
+    case EventValue::Type::kSigned:
+      value = static_cast<double>(t.signed_number);
+      break;
+    case EventValue::Type::kUnsigned:
+      value = static_cast<double>(t.unsigned_number);
+      break;
+    case EventValue::Type::kFloat:
+      value = t.float_number;
+      break;
+    case EventValue::Type::kOther:
+      return sdk::invalid_argument(event_where(index) + ".time: expected RFC 3339 or unix seconds");
+  }
+  if (!(value >= 0 && value < 1e11)) {
+    return sdk::invalid_argument(event_where(index) + ".time: expected RFC 3339 or unix seconds");
+  }
+  // Whole seconds and the fraction apart, so the nanoseconds keep their precision.
+  const double whole = std::floor(value);
+  return sdk::WallTime(std::chrono::duration_cast<sdk::WallTime::duration>(
+      std::chrono::seconds(static_cast<std::int64_t>(whole)) +
+      std::chrono::nanoseconds(std::llround((value - whole) * 1e9))));
+}
+
+// The one conversion of an event's members (strings are moved out of `event`). Errors
+// name the event's index and the field, in the order the fields are checked here.
+sdk::Result<AccessEvent> event_from(EventMembers& event, std::size_t index, sdk::WallTime now) {
+  AccessEvent e;
+  auto time = event_time(event, index, now);
+  if (!time) return sdk::error(time.error());
+  e.time = *time;
+  struct Field {
+    EventKey key;
+    std::string* out;
+  };
+  for (Field f : {Field{EventKey::kHost, &e.host}, Field{EventKey::kMount, &e.mount},
+                  Field{EventKey::kFile, &e.file}, Field{EventKey::kPath, &e.path},
+                  Field{EventKey::kLeaseId, &e.lease_id}, Field{EventKey::kExe, &e.exe},
+                  Field{EventKey::kCgroup, &e.cgroup}, Field{EventKey::kError, &e.error}}) {
+    auto v = event_string(event, f.key, index);
+    if (!v) return sdk::error(v.error());
+    *f.out = std::move(*v);
+  }
+  for (auto [key, out] : {std::pair{EventKey::kPid, &e.pid}, std::pair{EventKey::kUid, &e.uid},
+                          std::pair{EventKey::kGid, &e.gid}}) {
+    auto v = event_integer(event, key, index);
+    if (!v) return sdk::error(v.error());
+    *out = *v;
+  }
+  auto result = event_string(event, EventKey::kResult, index);
+  if (!result) return sdk::error(result.error());
+  if (*result == "allowed") {
+    e.result = AccessResult::kAllowed;
+  } else if (*result == "denied") {
+    e.result = AccessResult::kDenied;
+  } else if (*result == "error") {
+    e.result = AccessResult::kError;
+  } else {
+    return sdk::invalid_argument(event_where(index) +
+                                 ".result: expected \"allowed\", \"denied\" or \"error\"");
+  }
+  if (auto valid = validate_access_event(e); !valid) {
+    return sdk::error(valid.error().with_context(event_where(index)));
+  }
+  return e;
+}
+
+// An event object of a JSON tree, member by member.
+EventMembers members_of(const json& item) {
+  EventMembers event;
+  for (const auto& [name, value] : item.items()) {
+    auto key = event_key(name);
+    if (!key) continue;
+    EventValue& v = event[*key];
+    switch (value.type()) {
+      case json::value_t::null:
+        v.type = EventValue::Type::kNull;
+        break;
+      case json::value_t::string:
+        v.type = EventValue::Type::kString;
+        v.text = value.get_ref<const std::string&>();
+        break;
+      case json::value_t::number_integer:
+        v.type = EventValue::Type::kSigned;
+        v.signed_number = value.get<std::int64_t>();
+        break;
+      case json::value_t::number_unsigned:
+        v.type = EventValue::Type::kUnsigned;
+        v.unsigned_number = value.get<std::uint64_t>();
+        break;
+      case json::value_t::number_float:
+        v.type = EventValue::Type::kFloat;
+        v.float_number = value.get<double>();
+        break;
+      default:
+        v.type = EventValue::Type::kOther;
+        break;
+    }
+  }
+  return event;
+}
+
+}  // namespace
+
 sdk::Result<std::vector<AccessEvent>> parse_access_event_list(const nlohmann::json& list,
                                                               sdk::WallTime now) {
   if (!list.is_array()) {
@@ -428,68 +620,132 @@ sdk::Result<std::vector<AccessEvent>> parse_access_event_list(const nlohmann::js
   }
   std::vector<AccessEvent> out;
   out.reserve(list.size());
-  std::size_t index = 0;
   for (const auto& item : list) {
-    // Named only in errors: building it for every event cost an allocation each.
-    auto where = [index] { return "events[" + std::to_string(index) + "]"; };
-    if (!item.is_object()) return sdk::invalid_argument(where() + ": expected an object");
-    AccessEvent e;
-    e.time = now;
-    if (auto t = item.find("time"); t != item.end() && !t->is_null()) {
-      if (t->is_string()) {
-        auto parsed = parse_rfc3339(t->get_ref<const std::string&>());
-        if (!parsed) return sdk::invalid_argument(where() + ".time: expected RFC 3339");
-        e.time = *parsed;
-      } else if (t->is_number() && t->get<double>() >= 0 && t->get<double>() < 1e11) {
-        // Whole seconds and the fraction apart, so the nanoseconds keep their precision.
-        const double value = t->get<double>();
-        const double whole = std::floor(value);
-        e.time = sdk::WallTime(std::chrono::duration_cast<sdk::WallTime::duration>(
-            std::chrono::seconds(static_cast<std::int64_t>(whole)) +
-            std::chrono::nanoseconds(std::llround((value - whole) * 1e9))));
-      } else {
-        return sdk::invalid_argument(where() + ".time: expected RFC 3339 or unix seconds");
-      }
+    if (!item.is_object()) {
+      return sdk::invalid_argument(event_where(out.size()) + ": expected an object");
     }
-    struct Field {
-      const char* key;
-      std::string* out;
-    };
-    for (Field f : {Field{"host", &e.host}, Field{"mount", &e.mount}, Field{"file", &e.file},
-                    Field{"path", &e.path}, Field{"lease_id", &e.lease_id}, Field{"exe", &e.exe},
-                    Field{"cgroup", &e.cgroup}, Field{"error", &e.error}}) {
-      auto v = event_string(item, f.key, index);
-      if (!v) return sdk::error(v.error());
-      *f.out = std::move(*v);
-    }
-    auto pid = event_integer(item, "pid", index);
-    if (!pid) return sdk::error(pid.error());
-    auto uid = event_integer(item, "uid", index);
-    if (!uid) return sdk::error(uid.error());
-    auto gid = event_integer(item, "gid", index);
-    if (!gid) return sdk::error(gid.error());
-    e.pid = *pid;
-    e.uid = *uid;
-    e.gid = *gid;
-    auto result = event_string(item, "result", index);
-    if (!result) return sdk::error(result.error());
-    if (*result == "allowed") {
-      e.result = AccessResult::kAllowed;
-    } else if (*result == "denied") {
-      e.result = AccessResult::kDenied;
-    } else if (*result == "error") {
-      e.result = AccessResult::kError;
-    } else {
-      return sdk::invalid_argument(where() +
-                                   ".result: expected \"allowed\", \"denied\" or \"error\"");
-    }
-    if (auto valid = validate_access_event(e); !valid) {
-      return sdk::error(valid.error().with_context(where()));
-    }
-    out.push_back(std::move(e));
-    ++index;
+    EventMembers members = members_of(item);
+    auto event = event_from(members, out.size(), now);
+    if (!event) return sdk::error(event.error());
+    out.push_back(std::move(*event));
   }
   return out;
+}
+
+namespace {
+
+// nlohmann's SAX handler for try_parse_access_events: follows the one shape it takes
+// ({"events":[{...},...]}) and answers false (parsing stops) at anything else.
+class AccessEventsSax {
+ public:
+  explicit AccessEventsSax(sdk::WallTime now) : now_(now) {}
+
+  // The events, once sax_parse returned true.
+  std::optional<std::vector<AccessEvent>> take() {
+    if (!done_) return std::nullopt;
+    return std::move(events_);
+  }
+
+  bool null() { return value(EventValue::Type::kNull); }
+  bool boolean(bool) { return value(EventValue::Type::kOther); }
+  bool number_integer(std::int64_t n) {
+    if (!value(EventValue::Type::kSigned)) return false;
+    if (current_ != nullptr) current_->signed_number = n;
+    return true;
+  }
+  bool number_unsigned(std::uint64_t n) {
+    if (!value(EventValue::Type::kUnsigned)) return false;
+    if (current_ != nullptr) current_->unsigned_number = n;
+    return true;
+  }
+  bool number_float(double n, const std::string&) {
+    if (!value(EventValue::Type::kFloat)) return false;
+    if (current_ != nullptr) current_->float_number = n;
+    return true;
+  }
+  bool string(std::string& s) {
+    if (!value(EventValue::Type::kString)) return false;
+    if (current_ != nullptr) current_->text.assign(s);
+    return true;
+  }
+  bool binary(nlohmann::json::binary_t&) { return false; }
+
+  bool start_object(std::size_t) {
+    if (level_ == Level::kTop) {
+      level_ = Level::kBody;
+      return true;
+    }
+    // An event: only as an item of "events", and no more than a batch may carry.
+    if (level_ != Level::kEvents || events_.size() == kMaxAccessEventsPerBatch) return false;
+    members_.clear();
+    current_ = nullptr;
+    level_ = Level::kEvent;
+    return true;
+  }
+  bool key(std::string& name) {
+    if (level_ == Level::kBody) {
+      // "events", once; a body with other keys keeps them in the audit entries, so the
+      // tree is built for it.
+      if (name != "events" || seen_events_) return false;
+      seen_events_ = true;
+      return true;
+    }
+    auto key = event_key(name);
+    current_ = key ? &members_[*key] : nullptr;
+    return true;
+  }
+  bool end_object() {
+    if (level_ == Level::kBody) {
+      level_ = Level::kTop;
+      done_ = seen_events_;
+      return true;
+    }
+    auto event = event_from(members_, events_.size(), now_);
+    if (!event) return false;  // the tree's parse words the error
+    events_.push_back(std::move(*event));
+    level_ = Level::kEvents;
+    return true;
+  }
+  bool start_array(std::size_t) {
+    if (level_ != Level::kBody) return false;
+    level_ = Level::kEvents;
+    return true;
+  }
+  bool end_array() {
+    level_ = Level::kBody;
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) {
+    return false;
+  }
+
+ private:
+  // Where the parser is: before the body, in the body's object, in "events", in an event.
+  enum class Level : std::uint8_t { kTop, kBody, kEvents, kEvent };
+
+  // A scalar value: only an event's member (ignored unless it is a known key).
+  bool value(EventValue::Type type) {
+    if (level_ != Level::kEvent) return false;
+    if (current_ != nullptr) current_->type = type;
+    return true;
+  }
+
+  sdk::WallTime now_;
+  Level level_ = Level::kTop;
+  bool seen_events_ = false;
+  bool done_ = false;
+  std::vector<AccessEvent> events_{};
+  EventMembers members_{};
+  EventValue* current_ = nullptr;  // the member the next value is for; null: ignored
+};
+
+}  // namespace
+
+std::optional<std::vector<AccessEvent>> try_parse_access_events(std::string_view body,
+                                                                sdk::WallTime now) {
+  AccessEventsSax sax(now);
+  if (!json::sax_parse(body, &sax)) return std::nullopt;
+  return sax.take();
 }
 
 }  // namespace leasefs::backend::audit

@@ -117,6 +117,8 @@ struct AccessEvent {
   std::string cgroup{};
   AccessResult result = AccessResult::kAllowed;
   std::string error{};  // why it was denied or failed
+
+  friend bool operator==(const AccessEvent&, const AccessEvent&) = default;
 };
 
 // Who reported a batch of access events (the mount's token, from the request that
@@ -145,6 +147,17 @@ sdk::Result<std::vector<AccessEvent>> parse_access_events(const nlohmann::json& 
 // The same for the "events" list itself (the body's member, not a copy of it).
 sdk::Result<std::vector<AccessEvent>> parse_access_event_list(const nlohmann::json& events,
                                                               sdk::WallTime now);
+// The same straight from the body's text, without a JSON tree (nlohmann's SAX parser),
+// for the common shape only: a top-level object whose one member is "events", a list
+// of at most kMaxAccessEventsPerBatch objects whose members are strings, numbers,
+// booleans or null, each event valid. Returns nullopt for any other body — malformed
+// JSON, other top-level keys, nested objects or lists in an event, an event that
+// parse_access_events would refuse — so the caller parses it the other way, which
+// words the error. Where it returns events they equal parse_access_events(
+// json::parse(body), now) field by field (a key repeated in an event: the last one
+// counts, as in the tree). Thread-safe.
+std::optional<std::vector<AccessEvent>> try_parse_access_events(std::string_view body,
+                                                                sdk::WallTime now);
 // Checks one event's fields as parse_access_events does.
 sdk::Result<void> validate_access_event(const AccessEvent& event);
 

@@ -519,6 +519,25 @@ Capabilities Acl::capabilities(std::string_view path) const {
   return out;
 }
 
+namespace {
+
+// The operations whose parameters a rule's allowed, denied and required parameters
+// check.
+bool carries_parameters(sdk::Operation op) {
+  return op == sdk::Operation::kRead || op == sdk::Operation::kCreate ||
+         op == sdk::Operation::kUpdate || op == sdk::Operation::kPatch;
+}
+
+}  // namespace
+
+bool Acl::reads_parameters(sdk::Operation op, std::string_view path) const {
+  if (root_ || !carries_parameters(op)) return false;
+  const Rule* rule = find_rule(path, /*is_list=*/false);
+  return rule != nullptr &&
+         (!rule->allowed_parameters.empty() || !rule->denied_parameters.empty() ||
+          !rule->required_parameters.empty());
+}
+
 AclDecision Acl::allowed(sdk::Operation op, std::string_view path,
                          const nlohmann::json& request_data, bool path_needs_sudo,
                          std::optional<sdk::Duration> wrap_ttl) const {
@@ -549,10 +568,7 @@ AclDecision Acl::allowed(sdk::Operation op, std::string_view path,
       rule->max_wrapping_ttl < rule->min_wrapping_ttl) {
     return decision;
   }
-  if (op == sdk::Operation::kRead || op == sdk::Operation::kCreate ||
-      op == sdk::Operation::kUpdate || op == sdk::Operation::kPatch) {
-    if (!parameters_pass(*rule, request_data)) return decision;
-  }
+  if (carries_parameters(op) && !parameters_pass(*rule, request_data)) return decision;
   if (path_needs_sudo && !decision.root_privs) return decision;
   decision.allowed = true;
   return decision;

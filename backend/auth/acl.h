@@ -133,6 +133,11 @@ class Acl {
                       bool path_needs_sudo,
                       std::optional<sdk::Duration> wrap_ttl = std::nullopt) const;
 
+  // Whether allowed() would look at `request_data` for `op` on `path`: the rule that
+  // decides has allowed, denied or required parameters and `op` carries parameters. A
+  // caller that holds the body in another form builds the tree only then.
+  bool reads_parameters(sdk::Operation op, std::string_view path) const;
+
   bool is_root() const { return root_; }
 
   // Thread-safety: an Acl is immutable once built; share it freely between threads.

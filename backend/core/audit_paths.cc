@@ -2,7 +2,9 @@
 // writes for a value) and POST sys/access-events (ours: file opens reported by mounts,
 // audited as entries of type "access"). The broker (backend/audit/broker.h) does the
 // work; these only translate Vault's request shapes.
+#include <span>
 #include <string>
+#include <vector>
 
 #include "backend/core/core.h"
 #include "backend/core/internal_backends.h"
@@ -41,21 +43,31 @@ Result<Response> hash(Core& core, const FieldData& d) {
 }
 
 Result<Response> access_events(Core& core, Request& req, const FieldData& d) {
-  auto events = audit::parse_access_event_list(d.raw("events"), core.clock().now());
-  if (!events) return sdk::error(events.error());
+  // The HTTP layer parses a well-formed batch into events itself (AccessEventBatch);
+  // any other body, and internal callers, come as a tree.
+  std::vector<audit::AccessEvent> parsed;
+  std::span<const audit::AccessEvent> events;
+  if (const AccessEventBatch* batch = access_event_batch_of(req)) {
+    events = batch->events;
+  } else {
+    auto list = audit::parse_access_event_list(d.raw("events"), core.clock().now());
+    if (!list) return sdk::error(list.error());
+    parsed = std::move(*list);
+    events = parsed;
+  }
   audit::AccessReporter reporter;
   reporter.request_id = req.id;
   reporter.client_token = req.client_token;
   reporter.accessor = req.caller.accessor;
   reporter.display_name = req.caller.display_name;
   reporter.remote_address = req.caller.remote_address;
-  if (auto logged = core.audit().log_access_events(*events, reporter); !logged) {
+  if (auto logged = core.audit().log_access_events(events, reporter); !logged) {
     if (logged.error().code() == sdk::Code::kInvalidArgument) return sdk::error(logged.error());
     sdk::log_error("audit", "no audit device recorded a batch of access events: " +
                                 logged.error().message());
     return sdk::error(sdk::Code::kInternal, "internal error");
   }
-  return Response::with_data({{"recorded", events->size()}});
+  return Response::with_data({{"recorded", events.size()}});
 }
 
 }  // namespace

@@ -60,11 +60,31 @@ std::unexpected<sdk::Status> permission_denied() {
   return sdk::error(sdk::Code::kPermissionDenied, "permission denied");
 }
 
-// A batch posted to sys/access-events (see audit_data_of).
+// A batch posted to sys/access-events (see audit_data_of): its events in `data`, or
+// parsed by the HTTP layer without a tree (AccessEventBatch).
 bool is_access_event_batch(const MountState& mount, const sdk::Request& sreq) {
   if (mount.entry.type != "system" || sreq.path != "access-events") return false;
+  if (access_event_batch_of(sreq) != nullptr) return true;
   auto events = sreq.data.find("events");
   return events != sreq.data.end() && events->is_array();
+}
+
+// The body as sent, as a tree: `data`, or the text of a batch the HTTP layer parsed
+// without one, parsed now. Only the rare readers of a batch's body need it: the audit
+// entry of a refused or rejected batch, and a policy with parameter rules.
+json body_as_sent(const sdk::Request& sreq) {
+  const AccessEventBatch* batch = access_event_batch_of(sreq);
+  if (batch == nullptr) return sreq.data;
+  // try_parse_access_events read all of the text, so it parses.
+  json tree = json::parse(batch->body, nullptr, /*allow_exceptions=*/false);
+  return tree.is_discarded() ? sreq.data : tree;
+}
+
+// Puts a batch parsed without a tree back into `data`, as any other body.
+void restore_body_tree(sdk::Request& sreq) {
+  if (access_event_batch_of(sreq) == nullptr) return;
+  sreq.data = body_as_sent(sreq);
+  sreq.decoded_body.reset();
 }
 
 }  // namespace
@@ -584,6 +604,11 @@ sdk::Result<CoreResponse> Core::run_pipeline(CoreRequest& req, AuditTrail& trail
   sreq.path = relative;
   sreq.mount_point = api;
   sreq.data = req.data.is_null() ? json::object() : std::move(req.data);
+  if (req.access_events) {
+    sreq.decoded_body = req.access_events;
+    // The HTTP layer chose by the path; anywhere but sys/access-events it is just a body.
+    if (!is_access_event_batch(*mount, sreq)) restore_body_tree(sreq);
+  }
   sreq.limits = mount->limits;
   sreq.storage = mount->view.get();
   sreq.clock = options_.clock;
@@ -640,6 +665,9 @@ sdk::Result<CoreResponse> Core::run_pipeline(CoreRequest& req, AuditTrail& trail
     if (sreq.operation == sdk::Operation::kList && !acl_path.empty() && acl_path.back() != '/') {
       acl_path.push_back('/');
     }
+    if (sreq.decoded_body && (*acl)->reads_parameters(sreq.operation, acl_path)) {
+      restore_body_tree(sreq);
+    }
     auto decision = (*acl)->allowed(sreq.operation, acl_path, sreq.data, needs_sudo);
     trail.granting = std::move(decision.granting_policies);
     if (!decision.allowed) return deny(&*token);
@@ -673,7 +701,7 @@ sdk::Result<CoreResponse> Core::run_pipeline(CoreRequest& req, AuditTrail& trail
     // A batch of access events the handler rejected (a bad field, too many) became no
     // access entries: its response entry carries the events as sent.
     if (trail.request && is_access_event_batch(*mount, sreq)) {
-      trail.request->data = sreq.data;
+      trail.request->data = body_as_sent(sreq);
       trail.request->written.clear();  // the response entry must not repeat the summary
     }
     return sdk::error(response.error());
@@ -785,8 +813,14 @@ audit::AuditAuth audit_auth_of(const json& block) {
 // tripled the audit work for a mount's reads. A refused batch never becomes access
 // entries, so its entry keeps the events (as run_pipeline does for a rejected one).
 json audit_data_of(const MountState& mount, const sdk::Request& sreq, bool allowed) {
-  if (!allowed || !is_access_event_batch(mount, sreq)) return sreq.data;
+  if (!is_access_event_batch(mount, sreq)) return sreq.data;
+  if (!allowed) return body_as_sent(sreq);
   json summary = json::object();
+  if (const AccessEventBatch* batch = access_event_batch_of(sreq)) {
+    // Parsed without a tree: "events" was the body's only key.
+    summary["event_count"] = batch->events.size();
+    return summary;
+  }
   for (const auto& [key, value] : sreq.data.items()) {
     if (key == "events") {
       summary["event_count"] = value.size();

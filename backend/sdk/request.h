@@ -4,6 +4,7 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -52,6 +53,14 @@ class PasswordPolicies {
 // Vault's system-wide default and maximum lease TTL (32 days).
 inline constexpr Duration kSystemMaxLeaseTtl = std::chrono::hours(768);
 
+// A request body decoded straight into the form one path's handler wants, instead of
+// into `Request::data` (a JSON tree costs more than some hot paths can spend). Each such
+// path defines its own type deriving from this; its handler finds it with dynamic_cast
+// and must still accept the same request as a tree in `data`, as other callers send it.
+struct DecodedBody {
+  virtual ~DecodedBody() = default;
+};
+
 struct Request {
   std::string id;           // request id (a UUID), the same in both audit entries
   Operation operation = Operation::kRead;
@@ -59,6 +68,9 @@ struct Request {
   std::string mount_point;  // "database/"
   // Body of the request; for reads and lists, the query parameters as strings.
   nlohmann::json data = nlohmann::json::object();
+  // Set (and `data` then empty) when the HTTP layer decoded the body for its path; so
+  // far only POST/PUT sys/access-events (core::AccessEventBatch). Null otherwise.
+  std::shared_ptr<const DecodedBody> decoded_body{};
   Caller caller;
   MountLimits limits;
   // The caller's token. Set only for the core's own backends (sys/, auth/token/);

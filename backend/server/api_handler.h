@@ -15,7 +15,8 @@ class ApiHandler {
   // `core` must outlive the handler.
   explicit ApiHandler(core::Core& core, std::string version);
 
-  // Thread-safe; never throws; every answer is a complete HTTP response.
+  // Thread-safe; never throws; every answer is a complete HTTP response. May take
+  // `request.body` (a sys/access-events batch keeps its text).
   http::HttpResponse handle(http::HttpRequest& request);
 
   // True for requests that are quick and never wait on a disk flush or an upstream:

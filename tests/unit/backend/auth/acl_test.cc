@@ -528,6 +528,37 @@ path "docs/mixed-case" {
   EXPECT_TRUE(can(acl, Operation::kCreate, "docs/nothing", json(nullptr)));
 }
 
+// reads_parameters says when allowed() looks at the body at all, so a caller holding
+// the body in another form (the core's access-event batches) builds the tree only then.
+TEST(AclTest, ReadsParametersOnlyWhereARuleHasThem) {
+  Acl acl = acl_of(R"(
+path "plain" { capabilities = ["update"] }
+path "allow" {
+  capabilities = ["update"]
+  allowed_parameters = { "a" = [] }
+}
+path "deny" {
+  capabilities = ["update"]
+  denied_parameters = { "a" = [] }
+}
+path "need/*" {
+  capabilities = ["update", "list", "delete"]
+  required_parameters = ["a"]
+}
+)");
+  EXPECT_FALSE(acl.reads_parameters(Operation::kUpdate, "plain"));
+  EXPECT_FALSE(acl.reads_parameters(Operation::kUpdate, "nowhere"));
+  EXPECT_TRUE(acl.reads_parameters(Operation::kUpdate, "allow"));
+  EXPECT_TRUE(acl.reads_parameters(Operation::kCreate, "deny"));
+  EXPECT_TRUE(acl.reads_parameters(Operation::kUpdate, "need/x"));
+  EXPECT_TRUE(acl.reads_parameters(Operation::kRead, "need/x"));
+  EXPECT_TRUE(acl.reads_parameters(Operation::kPatch, "/need/x"));
+  EXPECT_FALSE(acl.reads_parameters(Operation::kList, "need/x"));
+  EXPECT_FALSE(acl.reads_parameters(Operation::kDelete, "need/x"));
+  Policy root{.name = "root", .raw = "", .rules = {}};
+  EXPECT_FALSE(acl_of({root}).reads_parameters(Operation::kUpdate, "need/x"));
+}
+
 TEST(AclTest, ListAndCommaValuesAreCheckedItemByItem) {
   Acl acl = acl_of(R"(
 path "allow" {

@@ -2,7 +2,11 @@
 // and the decoding of bad requests.
 #include "backend/server/api_handler.h"
 
+#include <filesystem>
+#include <fstream>
+
 #include <gtest/gtest.h>
+#include <stdlib.h>
 
 #include "backend/server/config.h"
 #include "backend/storage/inmem_storage.h"
@@ -189,6 +193,205 @@ TEST_F(ApiHandlerTest, MetricsArePrometheusText) {
   EXPECT_NE(m.body.find("leasefs_requests_total{class=\"sys\",method=\"GET\",code=\"200\"}"), std::string::npos);
   EXPECT_NE(m.body.find("leasefs_request_duration_seconds_bucket{le=\"+Inf\"}"), std::string::npos);
   EXPECT_NE(m.body.find("leasefs_sealed 0"), std::string::npos);
+}
+
+// sys/access-events: a batch of the common shape is parsed straight into events, without
+// a JSON tree (audit::try_parse_access_events); what the client gets and what the audit
+// log records are what the tree gave.
+class AccessEventsApiTest : public ApiHandlerTest {
+ protected:
+  void SetUp() override {
+    ApiHandlerTest::SetUp();
+    std::string pattern =
+        (std::filesystem::temp_directory_path() / "leasefs-api-test-XXXXXX").string();
+    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
+    dir_ = pattern;
+    log_ = dir_ / "audit.log";
+    root_ = bootstrap();
+    auto enabled =
+        send("PUT", "/v1/sys/audit/file",
+             json{{"type", "file"}, {"options", {{"file_path", log_.string()}}}}.dump(), root_);
+    ASSERT_EQ(enabled.status, 204) << enabled.body;
+  }
+  void TearDown() override {
+    handler_.reset();
+    core_.reset();  // closes the audit file
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+
+  // The audit entries of sys/access-events requests, in order, and the access entries.
+  std::vector<json> entries(std::string_view type) {
+    std::vector<json> out;
+    std::ifstream in(log_);
+    for (std::string line; std::getline(in, line);) {
+      json entry = json::parse(line, nullptr, false);
+      if (entry.value("type", "") != type) continue;
+      if (type != "access" && entry["request"].value("path", "") != "sys/access-events") continue;
+      out.push_back(std::move(entry));
+    }
+    return out;
+  }
+
+  std::string token_with(const std::string& name, const std::string& policy) {
+    auto written =
+        send("PUT", "/v1/sys/policies/acl/" + name, json{{"policy", policy}}.dump(), root_);
+    EXPECT_EQ(written.status, 204) << written.body;
+    auto created = send("POST", "/v1/auth/token/create", json{{"policies", {name}}}.dump(), root_);
+    EXPECT_EQ(created.status, 200) << created.body;
+    return body_of(created)["auth"]["client_token"];
+  }
+
+  std::filesystem::path dir_;
+  std::filesystem::path log_;
+  std::string root_;
+};
+
+constexpr std::string_view kBatch =
+    R"({"events":[{"time":"2026-11-28T10:00:00Z","host":"web-1","mount":"/run/secrets",)"
+    R"("file":"db/password","path":"database/creds/ro","pid":4242,"exe":"/usr/bin/cat",)"
+    R"("uid":1000,"gid":1000,"result":"allowed"},{"result":"denied","error":"no lease"}]})";
+
+TEST_F(AccessEventsApiTest, BatchesAreAuditedAsAccessEntriesAndCounted) {
+  auto r = send("POST", "/v1/sys/access-events", std::string(kBatch), root_);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(body_of(r)["data"]["recorded"], 2);
+  for (const char* type : {"request", "response"}) {
+    auto batch = entries(type);
+    ASSERT_EQ(batch.size(), 1u) << type;
+    EXPECT_EQ(batch[0]["request"]["data"], json({{"event_count", 2}})) << batch[0];
+  }
+  auto access = entries("access");
+  ASSERT_EQ(access.size(), 2u);
+  EXPECT_EQ(access[0]["access"], json({{"time", "2026-11-28T10:00:00.000000000Z"},
+                                       {"host", "web-1"},
+                                       {"mount", "/run/secrets"},
+                                       {"file", "db/password"},
+                                       {"path", "database/creds/ro"},
+                                       {"pid", 4242},
+                                       {"exe", "/usr/bin/cat"},
+                                       {"uid", 1000},
+                                       {"gid", 1000},
+                                       {"result", "allowed"}}));
+  // No time: the server's.
+  EXPECT_EQ(
+      access[1]["access"],
+      json({{"time", sdk::rfc3339(clock_.now())}, {"result", "denied"}, {"error", "no lease"}}));
+  EXPECT_EQ(access[1]["request"]["id"], access[0]["request"]["id"]);
+
+  // Another key beside "events" takes the tree; the summary keeps it.
+  std::string with_note(kBatch);
+  with_note.insert(1, R"("note":"n",)");
+  ASSERT_EQ(send("PUT", "/v1/sys/access-events", with_note, root_).status, 200);
+  auto requests = entries("request");
+  ASSERT_EQ(requests.size(), 2u);
+  EXPECT_EQ(requests[1]["request"]["data"]["event_count"], 2);
+  EXPECT_TRUE(requests[1]["request"]["data"].contains("note"));
+  EXPECT_EQ(entries("access").size(), 4u);
+}
+
+TEST_F(AccessEventsApiTest, BadBatchesGetTheSameErrors) {
+  struct Case {
+    std::string body;
+    int status;
+    std::string error;
+  };
+  const std::vector<Case> cases = {
+      {"", 400, R"("events" must be a list of access events)"},
+      {"{}", 400, R"("events" must be a list of access events)"},
+      {"[1]", 400, "failed to parse JSON input: the body must be a JSON object"},
+      {R"({"events":[{"result":"allowed"},]})", 400, "failed to parse JSON input: parse error"},
+      {R"({"events":[)" + std::string(200, '[') + std::string(200, ']') + "]}", 400,
+       "failed to parse JSON input: nested deeper than 128 levels"},
+      {R"({"events":[{"result":"allowed","pid":"x"}]})", 400,
+       "events[0].pid: expected a non-negative integer"},
+      {R"({"events":[{"result":"allowed"},{"result":"maybe"}]})", 400,
+       R"(events[1].result: expected "allowed", "denied" or "error")"},
+      {R"({"events":[{"result":"allowed","x":{}},{"pid":-1}]})", 400,
+       R"(events[1].pid: expected a non-negative integer)"},
+      {R"({"events":[]})", 200, ""},
+  };
+  for (const Case& c : cases) {
+    auto r = send("POST", "/v1/sys/access-events", c.body, root_);
+    EXPECT_EQ(r.status, c.status) << c.body << " -> " << r.body;
+    if (c.error.empty()) continue;
+    std::string error = body_of(r)["errors"][0];
+    if (c.error.ends_with("parse error")) {
+      EXPECT_TRUE(error.starts_with(c.error)) << error;
+    } else {
+      EXPECT_EQ(error, c.error) << c.body;
+    }
+  }
+  EXPECT_TRUE(entries("access").empty());
+}
+
+TEST_F(AccessEventsApiTest, ARefusedBatchKeepsItsEventsInItsRequestEntry) {
+  std::string token = token_with("nothing", R"(path "kv/*" { capabilities = ["read"] })");
+  EXPECT_EQ(send("POST", "/v1/sys/access-events", std::string(kBatch), token).status, 403);
+  EXPECT_EQ(send("POST", "/v1/sys/access-events", std::string(kBatch), "hvs.nope").status, 403);
+  auto requests = entries("request");
+  ASSERT_EQ(requests.size(), 2u);
+  for (const json& entry : requests) {
+    const json& events = entry["request"]["data"]["events"];
+    ASSERT_TRUE(events.is_array()) << entry;
+    ASSERT_EQ(events.size(), 2u);
+    EXPECT_TRUE(events[0]["file"].get<std::string>().starts_with("hmac-sha256:")) << entry;
+    EXPECT_EQ(events[0]["pid"], 4242);
+    EXPECT_FALSE(entry["request"]["data"].contains("event_count"));
+  }
+  EXPECT_TRUE(entries("access").empty());
+}
+
+TEST_F(AccessEventsApiTest, PolicyParameterRulesSeeTheEvents) {
+  const std::string update = R"(path "sys/access-events" { capabilities = ["update"] )";
+  std::string plain = token_with("plain", update + "}");
+  std::string denied = token_with("denied", update + R"(denied_parameters = { "events" = [] } })");
+  std::string required = token_with("required", update + R"(required_parameters = ["events"] })");
+  std::string other = token_with("other", update + R"(allowed_parameters = { "note" = [] } })");
+  EXPECT_EQ(send("POST", "/v1/sys/access-events", std::string(kBatch), plain).status, 200);
+  EXPECT_EQ(send("POST", "/v1/sys/access-events", std::string(kBatch), denied).status, 403);
+  EXPECT_EQ(send("POST", "/v1/sys/access-events", std::string(kBatch), required).status, 200);
+  EXPECT_EQ(send("POST", "/v1/sys/access-events", std::string(kBatch), other).status, 403);
+  EXPECT_EQ(entries("access").size(), 4u);
+  // The allowed ones are still counted, whichever way their body went.
+  for (const json& entry : entries("request")) {
+    const json& data = entry["request"]["data"];
+    if (entry["auth"]["policy_results"]["allowed"] == true) {
+      EXPECT_EQ(data, json({{"event_count", 2}})) << entry;
+    } else {
+      EXPECT_EQ(data["events"].size(), 2u) << entry;
+    }
+  }
+}
+
+TEST_F(AccessEventsApiTest, ABatchTheHandlerRejectsKeepsItsEventsInItsResponseEntry) {
+  // The HTTP layer only passes on batches the handler takes; a caller that builds one
+  // itself with a bad event still gets the tree's error and a faithful audit entry.
+  const std::string body =
+      R"({"events":[{"result":"allowed","exe":")" + std::string(5000, 'x') + R"("}]})";
+  audit::AccessEvent bad;
+  bad.time = clock_.now();
+  bad.exe = std::string(5000, 'x');
+  auto batch = std::make_shared<core::AccessEventBatch>();
+  batch->events.push_back(std::move(bad));
+  batch->body = body;
+  core::CoreRequest req;
+  req.id = "5d4c1c9e-0f49-4c21-9d36-6f3b6c0a7e11";
+  req.method = "POST";
+  req.operation = sdk::Operation::kUpdate;
+  req.create_or_update = true;
+  req.path = "sys/access-events";
+  req.client_token = root_;
+  req.access_events = batch;
+  auto result = core_->handle(req);
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().code(), sdk::Code::kInvalidArgument);
+  auto responses = entries("response");
+  ASSERT_EQ(responses.size(), 1u);
+  const json& events = responses[0]["request"]["data"]["events"];
+  ASSERT_TRUE(events.is_array()) << responses[0];
+  EXPECT_TRUE(events[0]["exe"].get<std::string>().starts_with("hmac-sha256:"));
+  EXPECT_EQ(entries("request")[0]["request"]["data"], json({{"event_count", 1}}));
 }
 
 TEST(ServerConfigTest, ParsesAndRefusesUnknownKeys) {
