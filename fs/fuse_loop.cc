@@ -18,6 +18,7 @@
 
 #include <fcntl.h>
 #include <fuse3/fuse_lowlevel.h>
+#include <linux/fuse.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/epoll.h>
@@ -38,6 +39,7 @@ constexpr auto kGrowCheck = std::chrono::milliseconds(5);
 constexpr auto kGrowAfter = std::chrono::milliseconds(5);
 // After a thread could not be started, no new one is tried for this long.
 constexpr auto kGrowBackoff = std::chrono::seconds(1);
+constexpr auto kSeveralCallers = std::chrono::milliseconds(10);
 
 struct Pool {
   ~Pool() {
@@ -59,6 +61,10 @@ struct Pool {
   bool spawn_failed = false;            // mu: logged once
   Clock::time_point no_growth_until{};  // mu: set when a thread could not be started
   std::atomic<int> spinners{0};         // at most one thread looks for work instead of sleeping
+  // The caller (thread id) of the last request, and steady-clock nanoseconds until which
+  // no thread spins: set when requests come from more than one caller (see spin_pays).
+  std::atomic<std::uint32_t> last_caller{0};
+  std::atomic<std::int64_t> no_spin_until{0};
   std::atomic<bool> stopping{false};
 };
 
@@ -111,11 +117,37 @@ void spawn_locked(const std::shared_ptr<Pool>& pool) {
   ++pool->idle;
 }
 
+std::int64_t steady_ns(Clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
+
+// Notes who sent the request in `buf` (the kernel's header names the calling thread).
+// Requests from more than one caller within kSeveralCallers turn spinning off until
+// then: spinning pays off while one caller waits on each of its requests and a CPU would
+// otherwise idle (its next request is served at once by the warm thread); when several
+// callers keep the CPUs busy, the spinner only takes time from them, and the sleeper in
+// its epoll set is woken for each request anyway (measured with bench/fuse_bench.sh: 4
+// readers on 2 CPUs served 20% more opens without spinning, 1 reader 40% fewer).
+void note_caller(Pool& pool, const fuse_buf& buf) {
+  if ((buf.flags & FUSE_BUF_IS_FD) != 0 || buf.mem == nullptr ||
+      buf.size < sizeof(fuse_in_header)) {
+    return;
+  }
+  fuse_in_header header;
+  std::memcpy(&header, buf.mem, sizeof header);
+  if (header.pid == 0) return;  // the kernel's own (FORGET, INTERRUPT...)
+  const std::uint32_t before = pool.last_caller.exchange(header.pid, std::memory_order_relaxed);
+  if (before != 0 && before != header.pid) {
+    pool.no_spin_until.store(steady_ns(Clock::now() + kSeveralCallers), std::memory_order_relaxed);
+  }
+}
+
 // Whether this thread, which finished a request at `last`, should look for the next one
 // again instead of sleeping. Takes or gives back the single spinning slot.
 bool keep_spinning(Pool& pool, bool& spinning, Clock::time_point last) {
   if (pool.options.spin.count() <= 0) return false;
-  if (Clock::now() - last >= pool.options.spin) {
+  const auto now = Clock::now();
+  if (now - last >= pool.options.spin) {
     if (spinning) {
       spinning = false;
       pool.spinners.fetch_sub(1, std::memory_order_relaxed);
@@ -123,6 +155,7 @@ bool keep_spinning(Pool& pool, bool& spinning, Clock::time_point last) {
     return false;
   }
   if (spinning) return true;
+  if (steady_ns(now) < pool.no_spin_until.load(std::memory_order_relaxed)) return false;
   int none = 0;
   spinning = pool.spinners.compare_exchange_strong(none, 1, std::memory_order_relaxed);
   return spinning;
@@ -193,6 +226,7 @@ void worker(std::shared_ptr<Pool> shared) {
       spinning = false;
       pool.spinners.fetch_sub(1, std::memory_order_relaxed);
     }
+    note_caller(pool, buf);
     {
       std::lock_guard lock(pool.mu);
       if (--pool.idle == 0) pool.all_busy_since = Clock::now();

@@ -9,7 +9,10 @@
 //   - after a request, one thread at a time keeps looking for the next one for a short
 //     while (`spin`) before it sleeps, so the request that follows (the read after an
 //     open, the next open of a busy reader) is handled at once by a warm thread, without
-//     waiting for a sleeper to be scheduled;
+//     waiting for a sleeper to be scheduled. Only while requests come from a single
+//     caller: once two callers (threads) have sent requests within 10 ms, nobody spins
+//     for 10 ms, since several callers keep the CPUs busy and a spinner only takes time
+//     from them;
 //   - the others sleep in epoll, each an exclusive waiter on the (non-blocking) device,
 //     so a request wakes one of them (even while a thread spins: the kernel skips only
 //     epoll sets nobody waits in, so the sleeper it wakes may find the request taken and
