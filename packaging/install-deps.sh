@@ -9,7 +9,7 @@ packages=(
   # toolchain
   g++ cmake ninja-build pkg-config make git ca-certificates
   # libraries (DESIGN.md, "Decisions already taken")
-  libssl-dev libboost-dev nlohmann-json3-dev libsqlite3-dev libpq-dev libcli11-dev
+  libssl-dev libboost-dev nlohmann-json3-dev rapidjson-dev libsqlite3-dev libpq-dev libcli11-dev
   libfuse3-dev libsystemd-dev libgtest-dev libgmock-dev libbenchmark-dev
   # tools the tests and benchmarks run
   openssl sqlite3 fuse3 util-linux procps psmisc curl

@@ -16,6 +16,9 @@
 
 namespace leasefs::backend::audit {
 
+// Whether `s` is valid UTF-8 (no overlong forms, surrogates or code points past U+10FFFF).
+bool is_valid_utf8(std::string_view s);
+
 // Appends `s` as a quoted JSON string.
 void append_json_string(std::string& out, std::string_view s);
 

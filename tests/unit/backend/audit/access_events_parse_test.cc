@@ -190,6 +190,14 @@ TEST(AccessEventsParseTest, DeclinesEverythingElse) {
       batch(R"({"result":"allowed","exe":")" + std::string(kMaxAccessFieldSize + 1, 'x') + R"("})"),
       batch(R"({"result":"allowed","host":")" + std::string("\xff\xfe") + R"("})"),
       batch(R"({"result":"allowed","host":"\ud800"})"),
+      // Unpaired low surrogates and encoded surrogates, in values and in keys (ignored
+      // keys too): the tree refuses them, so the fast parser must not take them.
+      batch(R"({"result":"allowed","host":"\udc00"})"),
+      batch(R"({"result":"allowed","host":"a\udfffb"})"),
+      batch(R"({"result":"allowed","\udc00":1})"),
+      batch(R"({"result":"allowed","x)" + std::string("\xed\xa0\x80") + R"(":1})"),
+      batch(R"({"result":"allowed","host":")" + std::string("\xc0\xaf") + R"("})"),
+      R"({"ev\udc00ents":[)" + ok + "]}",
       batch(repeated(ok, kMaxAccessEventsPerBatch + 1)),
       std::string(200, '[') + std::string(200, ']'),
   };
@@ -197,6 +205,8 @@ TEST(AccessEventsParseTest, DeclinesEverythingElse) {
     EXPECT_FALSE(try_parse_access_events(body, kNow)) << body.substr(0, 200);
     agrees(body);
   }
+  // A byte order mark is skipped by both parsers.
+  EXPECT_TRUE(agrees("\xef\xbb\xbf" + batch(ok)));
 }
 
 TEST(AccessEventsParseTest, TheTreeParserKeepsItsErrors) {
