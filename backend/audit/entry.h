@@ -147,7 +147,7 @@ sdk::Result<std::vector<AccessEvent>> parse_access_events(const nlohmann::json& 
 // The same for the "events" list itself (the body's member, not a copy of it).
 sdk::Result<std::vector<AccessEvent>> parse_access_event_list(const nlohmann::json& events,
                                                               sdk::WallTime now);
-// The same straight from the body's text, without a JSON tree (nlohmann's SAX parser),
+// The same straight from the body's text, without a JSON tree (RapidJSON's SAX reader),
 // for the common shape only: a top-level object whose one member is "events", a list
 // of at most kMaxAccessEventsPerBatch objects whose members are strings, numbers,
 // booleans or null, each event valid. Returns nullopt for any other body — malformed
