@@ -62,7 +62,7 @@ struct Pool {
   Clock::time_point no_growth_until{};  // mu: set when a thread could not be started
   std::atomic<int> spinners{0};         // at most one thread looks for work instead of sleeping
   // The caller (thread id) of the last request, and steady-clock nanoseconds until which
-  // no thread spins: set when requests come from more than one caller (see spin_pays).
+  // no thread spins: set when requests come from more than one caller (note_caller).
   std::atomic<std::uint32_t> last_caller{0};
   std::atomic<std::int64_t> no_spin_until{0};
   std::atomic<bool> stopping{false};
@@ -127,7 +127,7 @@ std::int64_t steady_ns(Clock::time_point t) {
 // otherwise idle (its next request is served at once by the warm thread); when several
 // callers keep the CPUs busy, the spinner only takes time from them, and the sleeper in
 // its epoll set is woken for each request anyway (measured with bench/fuse_bench.sh: 4
-// readers on 2 CPUs served 20% more opens without spinning, 1 reader 40% fewer).
+// readers on 2 CPUs served 20% more opens without spinning, 1 reader 30% fewer).
 void note_caller(Pool& pool, const fuse_buf& buf) {
   if ((buf.flags & FUSE_BUF_IS_FD) != 0 || buf.mem == nullptr ||
       buf.size < sizeof(fuse_in_header)) {
