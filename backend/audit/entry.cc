@@ -19,6 +19,11 @@ namespace {
 
 using nlohmann::json;
 
+// The whole seconds from 1970 that sdk::WallTime (64-bit nanoseconds) can hold, plus a
+// fraction, either way: times at or past it would overflow the conversion.
+constexpr std::int64_t kLastUnixSecond =
+    std::chrono::duration_cast<std::chrono::seconds>(sdk::WallTime::duration::max()).count();
+
 // Members of objects are written in sorted order after "time" and "type", so entries
 // read the same way whichever code path wrote them.
 
@@ -371,10 +376,11 @@ std::optional<sdk::WallTime> parse_rfc3339(std::string_view s) {
     return std::nullopt;
   }
   if (at != s.size()) return std::nullopt;
-  std::time_t secs = ::timegm(&tm);
+  const std::int64_t secs = static_cast<std::int64_t>(::timegm(&tm)) - offset;
+  // The clock counts nanoseconds in 64 bits: years 1678 to 2262.
+  if (secs <= -kLastUnixSecond || secs >= kLastUnixSecond) return std::nullopt;
   return sdk::WallTime(std::chrono::duration_cast<sdk::WallTime::duration>(
-      std::chrono::seconds(static_cast<std::int64_t>(secs) - offset) +
-      std::chrono::nanoseconds(nanos)));
+      std::chrono::seconds(secs) + std::chrono::nanoseconds(nanos)));
 }
 
 sdk::Result<void> validate_access_event(const AccessEvent& e) {
@@ -523,7 +529,8 @@ sdk::Result<sdk::WallTime> event_time(const EventMembers& event, std::size_t ind
     case EventValue::Type::kOther:
       return sdk::invalid_argument(event_where(index) + ".time: expected RFC 3339 or unix seconds");
   }
-  if (!(value >= 0 && value < 1e11)) {
+  // Up to the last second the clock's nanoseconds can hold (2262-04-11).
+  if (!(value >= 0 && value < static_cast<double>(kLastUnixSecond))) {
     return sdk::invalid_argument(event_where(index) + ".time: expected RFC 3339 or unix seconds");
   }
   // Whole seconds and the fraction apart, so the nanoseconds keep their precision.

@@ -557,6 +557,14 @@ TEST(AccessEventTest, Rfc3339) {
   EXPECT_FALSE(parse_rfc3339("2026-11-28T13:24:54"));
   EXPECT_FALSE(parse_rfc3339("2026-13-28T13:24:54Z"));
   EXPECT_FALSE(parse_rfc3339("2026-11-28T13:24:54.Z"));
+  // The clock holds nanoseconds in 64 bits: 1678 to 2262. Times outside are refused,
+  // not wrapped around.
+  EXPECT_EQ(sdk::rfc3339(*parse_rfc3339("2262-04-11T23:47:15.999999999Z")),
+            "2262-04-11T23:47:15.999999999Z");
+  EXPECT_FALSE(parse_rfc3339("2262-04-11T23:47:16Z"));
+  EXPECT_FALSE(parse_rfc3339("9999-12-31T23:59:59Z"));
+  EXPECT_FALSE(parse_rfc3339("0001-01-01T00:00:00Z"));
+  EXPECT_TRUE(parse_rfc3339("1900-01-01T00:00:00Z"));
 }
 
 }  // namespace
