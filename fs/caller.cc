@@ -7,11 +7,15 @@
 #include <memory>
 #include <mutex>
 #include <sstream>
+#include <string>
 #include <unordered_map>
+#include <vector>
 
 #include <fcntl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+#include "fs/proc_events.h"
 
 namespace leasefs::fs {
 
@@ -61,6 +65,7 @@ struct Known {
   // Guarded by CallerCache::mu_:
   std::string exe{};
   std::string cgroup{};
+  std::chrono::steady_clock::time_point exe_read{};
   std::chrono::steady_clock::time_point cgroup_read{};
 };
 
@@ -68,15 +73,42 @@ struct Known {
 class CallerCache {
  public:
   static constexpr std::size_t kMax = 256;
-  static constexpr auto kCgroupFor = std::chrono::seconds(1);
+  // How long a cgroup read is reused, and (with process events) an executable.
+  static constexpr auto kReadFor = std::chrono::seconds(1);
 
-  std::shared_ptr<Known> find(pid_t tid) {
-    std::lock_guard lock(mu_);
+  // Under mu_: applies the process events queued so far. An exec drops every thread of
+  // its group (the others are gone; the one that called execve may have had another
+  // id), a fork drops the new id (reused), an exit its own, a loss everything.
+  void catch_up_locked() {
+    if (!events_) return;
+    events_->read_queued(scratch_);
+    for (const ProcEvent& e : scratch_) {
+      ++epoch_;
+      switch (e.kind) {
+        case ProcEvent::kFork:
+        case ProcEvent::kExit:
+          map_.erase(e.pid);
+          break;
+        case ProcEvent::kExec:
+          std::erase_if(map_, [&](const auto& entry) { return entry.second->tgid == e.tgid; });
+          break;
+        case ProcEvent::kLost:
+          map_.clear();
+          break;
+      }
+    }
+    scratch_.clear();
+  }
+  std::shared_ptr<Known> find_locked(pid_t tid) {
     auto it = map_.find(tid);
     return it == map_.end() ? nullptr : it->second;
   }
-  void put(pid_t tid, std::shared_ptr<Known> k) {
+  // Caches what was read after the events up to `epoch` were applied, unless more
+  // arrived meanwhile (one of them may be about this thread).
+  void put(pid_t tid, std::shared_ptr<Known> k, std::uint64_t epoch) {
     std::lock_guard lock(mu_);
+    catch_up_locked();
+    if (epoch != epoch_) return;
     if (map_.size() >= kMax) map_.clear();
     map_[tid] = std::move(k);
   }
@@ -86,14 +118,19 @@ class CallerCache {
     if (it != map_.end() && it->second == k) map_.erase(it);
   }
   std::mutex mu_;
+  std::unique_ptr<ProcEvents> events_;        // mu_; set once by watch_process_events
+  std::uint64_t epoch_ = 0;                   // mu_; events applied so far
+  std::string events_state_ = "not started";  // mu_
 
  private:
   std::unordered_map<pid_t, std::shared_ptr<Known>> map_;
+  std::vector<ProcEvent> scratch_;
 };
 
+// Never destroyed: FUSE threads may still describe callers while the process exits.
 CallerCache& caller_cache() {
-  static CallerCache cache;
-  return cache;
+  static CallerCache* cache = new CallerCache;
+  return *cache;
 }
 
 // The thread group of `tid`, from /proc/TID/status (also its supplementary groups when
@@ -117,8 +154,31 @@ std::int64_t read_status(pid_t tid, std::vector<std::uint32_t>* groups) {
 
 }  // namespace
 
+std::string watch_process_events() {
+  auto& cache = caller_cache();
+  {
+    std::lock_guard lock(cache.mu_);
+    if (cache.events_) return {};
+  }
+  auto events = ProcEvents::open(std::chrono::milliseconds(500));
+  std::lock_guard lock(cache.mu_);
+  if (!events) {
+    cache.events_state_ = "off: " + events.error().message();
+    return events.error().message();
+  }
+  cache.events_ = std::move(*events);
+  cache.events_state_ = "on";
+  return {};
+}
+
+std::string process_events_state() {
+  auto& cache = caller_cache();
+  std::lock_guard lock(cache.mu_);
+  return cache.events_state_;
+}
+
 Caller describe_caller(std::uint32_t uid, std::uint32_t gid, pid_t tid, bool need_groups,
-                       bool fresh_cgroup) {
+                       bool fresh_cgroup, bool fresh_exe) {
   Caller c;
   c.uid = uid;
   c.gid = gid;
@@ -129,7 +189,26 @@ Caller describe_caller(std::uint32_t uid, std::uint32_t gid, pid_t tid, bool nee
   std::int64_t tgid = 0;
   if (need_groups) tgid = read_status(tid, &c.groups);
 
-  if (auto known = cache.find(tid)) {
+  std::shared_ptr<Known> known;
+  std::uint64_t epoch = 0;
+  {
+    std::lock_guard lock(cache.mu_);
+    cache.catch_up_locked();
+    epoch = cache.epoch_;
+    known = cache.find_locked(tid);
+    // With process events, no exec, fork or loss since the thread was cached means it
+    // runs the same program: answered without reading /proc.
+    if (known && cache.events_ && !fresh_exe && !fresh_cgroup &&
+        (tgid == 0 || tgid == known->tgid) && now - known->exe_read < CallerCache::kReadFor &&
+        now - known->cgroup_read < CallerCache::kReadFor) {
+      c.pid = known->tgid;
+      c.exe = known->exe;
+      c.cgroup = known->cgroup;
+      return c;
+    }
+  }
+
+  if (known) {
     std::string exe = read_exe(known->dir);
     if (!exe.empty() && (tgid == 0 || tgid == known->tgid)) {
       c.pid = known->tgid;
@@ -137,13 +216,15 @@ Caller describe_caller(std::uint32_t uid, std::uint32_t gid, pid_t tid, bool nee
       bool stale = false;
       {
         std::lock_guard lock(cache.mu_);
-        stale = fresh_cgroup || exe != known->exe || now - known->cgroup_read >= CallerCache::kCgroupFor;
+        stale =
+            fresh_cgroup || exe != known->exe || now - known->cgroup_read >= CallerCache::kReadFor;
         if (!stale) cgroup = known->cgroup;
+        known->exe = exe;
+        known->exe_read = now;
       }
       if (stale) {
         cgroup = read_cgroup(known->dir);
         std::lock_guard lock(cache.mu_);
-        known->exe = exe;
         known->cgroup = cgroup;
         known->cgroup_read = now;
       }
@@ -169,14 +250,15 @@ Caller describe_caller(std::uint32_t uid, std::uint32_t gid, pid_t tid, bool nee
   std::string task = "/proc/" + std::to_string(tgid) + "/task/" + std::to_string(tid);
   int dir = ::open(task.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (dir < 0) return c;  // gone already
-  auto known = std::make_shared<Known>(dir, tgid);
+  known = std::make_shared<Known>(dir, tgid);
   c.exe = read_exe(dir);
   c.cgroup = read_cgroup(dir);
   if (c.exe.empty()) return c;  // exited meanwhile, or a kernel thread: not cached
   known->exe = c.exe;
   known->cgroup = c.cgroup;
+  known->exe_read = now;
   known->cgroup_read = now;
-  cache.put(tid, std::move(known));
+  cache.put(tid, std::move(known), epoch);
   return c;
 }
 

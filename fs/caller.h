@@ -28,15 +28,28 @@ struct Caller {
 // on the network. Thread-safe.
 //
 // A thread seen before is answered from a cache that holds an O_PATH descriptor of its
-// /proc/TGID/task/TID: one readlinkat of "exe" through it per call both proves the
-// thread is the same one (a descriptor of a thread that exited fails, even when its id
-// has been reused) and gives the current executable (an exec replaces it, and then
-// the rest is read again). The cgroup comes from the cache while it is younger than a
-// second and the executable is unchanged, unless `fresh_cgroup` (an allow rule tests
-// it). Supplementary groups are read, always fresh, only with `need_groups` (a read of
-// /proc/TID/status).
+// /proc/TGID/task/TID. Without process events, one readlinkat of "exe" through it per
+// call both proves the thread is the same one (a descriptor of a thread that exited
+// fails, even when its id has been reused) and gives the current executable (an exec
+// replaces it, and then the rest is read again). With process events
+// (watch_process_events), a thread with no exec, fork or loss of events since it was
+// read is answered from the cache alone, for up to a second after the last read, unless
+// `fresh_exe` or `fresh_cgroup` (an allow rule tests the executable or the cgroup: a
+// rule is always checked against /proc, never against the cache). The cgroup comes from
+// the cache while it is younger than a second and the executable is unchanged, unless
+// `fresh_cgroup`. Supplementary groups are read, always fresh, only with `need_groups`
+// (a read of /proc/TID/status).
 Caller describe_caller(std::uint32_t uid, std::uint32_t gid, pid_t tid, bool need_groups = true,
-                       bool fresh_cgroup = true);
+                       bool fresh_cgroup = true, bool fresh_exe = true);
+
+// Subscribes describe_caller to the kernel's exec, fork and exit events (see
+// proc_events.h), so it can answer a known thread without reading /proc. Returns "" when
+// the events flow, else why they cannot be used (describe_caller then reads /proc every
+// time). Call once, early; later calls return "" once it has worked.
+std::string watch_process_events();
+
+// "on", "off: <why>" or "not started", for the mount's status file.
+std::string process_events_state();
 
 // Empty when `caller` passes every non-empty list of `rules`; else the reason
 // ("uid 1000 is not allowed").

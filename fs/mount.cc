@@ -518,6 +518,7 @@ class MountState {
         {"token", {{"ttl", h.token_ttl}, {"renewable", h.token_renewable}}},
         {"files", config_.files.size()},
         {"leases", {{"live", live}, {"shared", live - per_open}, {"per_open", per_open}}},
+        {"process_events", process_events_state()},
         {"opens",
          {{"allowed", opens_allowed_.load()},
           {"denied", opens_denied_.load()},
@@ -571,7 +572,7 @@ class MountState {
     const fuse_ctx* ctx = fuse_req_ctx(req);
     const FileSpec& f = config_.files[index];
     Caller caller = describe_caller(ctx->uid, ctx->gid, ctx->pid, !f.allow.gids.empty(),
-                                    !f.allow.cgroups.empty());
+                                    !f.allow.cgroups.empty(), !f.allow.exe.empty());
     AccessEvent ev{.time = std::chrono::system_clock::now(),
                    .file = f.path,
                    .path = f.secret,
@@ -793,6 +794,12 @@ int run_mount(const MountConfig& config, const RunOptions& options) {
   sigaddset(&block, SIGINT);
   sigaddset(&block, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &block, &old);
+  // After fuse_daemonize: the events name processes by pid, and the proof that they
+  // arrive is made from the process that will use them.
+  if (std::string why = watch_process_events(); !why.empty()) {
+    sdk::log_info(kLog, "process events unavailable (" + why +
+                            "); the caller's executable is read from /proc on every open");
+  }
   auto started = mount_state.start(std::move(*client));
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
   if (!started) {

@@ -770,8 +770,10 @@ std::optional<std::vector<AccessEvent>> try_parse_access_events(std::string_view
   rapidjson::MemoryStream bytes(body.data(), body.size());
   rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> text(bytes);
   rapidjson::Reader reader;
-  constexpr unsigned kFlags = rapidjson::kParseValidateEncodingFlag |
-                              rapidjson::kParseFullPrecisionFlag | rapidjson::kParseIterativeFlag;
+  // No kParseValidateEncodingFlag: every string and key is checked after unescaping
+  // (is_valid_utf8 in the handler), and a byte >= 0x80 outside a string is a syntax
+  // error anyway; checking the raw text as well was 8% of the server's time per event.
+  constexpr unsigned kFlags = rapidjson::kParseFullPrecisionFlag | rapidjson::kParseIterativeFlag;
   if (reader.Parse<kFlags>(text, handler).IsError()) return std::nullopt;
   return handler.take();
 }

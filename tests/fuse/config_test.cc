@@ -1,9 +1,12 @@
 // Mount configuration parsing and file rendering (no mount, no server).
 #include "fs/config.h"
 
+#include <climits>
 #include <thread>
 
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "fs/caller.h"
@@ -256,6 +259,55 @@ TEST(CallerTest, AThreadIsReportedAsItsProcess) {
   EXPECT_EQ(first.pid, ::getpid());
   EXPECT_EQ(second.pid, ::getpid());
   EXPECT_EQ(second.exe, main_thread.exe);
+}
+
+
+// A process that execs is described by its new program at once, also where the cache
+// answers without reading /proc (with process events, which need root; without them
+// every call reads /proc/TID/exe).
+TEST(CallerTest, AnExecIsSeenAtOnce) {
+  const std::string why = watch_process_events();
+  if (::geteuid() == 0) {
+    EXPECT_EQ(why, "");
+    EXPECT_EQ(process_events_state(), "on");
+  }
+  char self[PATH_MAX] = {};
+  ASSERT_GT(::readlink("/proc/self/exe", self, sizeof self - 1), 0);
+  int in[2], out[2];
+  ASSERT_EQ(::pipe(in), 0);
+  ASSERT_EQ(::pipe(out), 0);
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    // Waits for one byte, then becomes cat (which echoes the next ones).
+    ::close(in[1]);
+    ::close(out[0]);
+    char go;
+    if (::read(in[0], &go, 1) != 1) ::_exit(126);
+    ::dup2(in[0], 0);
+    ::dup2(out[1], 1);
+    ::execl("/usr/bin/cat", "cat", nullptr);
+    ::_exit(127);
+  }
+  ::close(in[0]);
+  ::close(out[1]);
+  const Caller before = describe_caller(0, 0, child, false, false, false);
+  const Caller again = describe_caller(0, 0, child, false, false, false);
+  EXPECT_EQ(before.exe, self);
+  EXPECT_EQ(again.exe, self);
+  EXPECT_EQ(again.pid, child);
+  // Once cat has echoed a byte it runs: its exec is behind it.
+  ASSERT_EQ(::write(in[1], "gx", 2), 2);
+  char echoed = 0;
+  ASSERT_EQ(::read(out[0], &echoed, 1), 1);
+  EXPECT_EQ(echoed, 'x');
+  const Caller after = describe_caller(0, 0, child, false, false, false);
+  EXPECT_EQ(after.exe, "/usr/bin/cat");
+  EXPECT_EQ(after.pid, child);
+  ::close(in[1]);
+  ::close(out[0]);
+  int status = 0;
+  if (::waitpid(child, &status, 0) != child) ::kill(child, SIGKILL);
 }
 
 }  // namespace

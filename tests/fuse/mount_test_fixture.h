@@ -71,6 +71,16 @@ class MountTest : public ::testing::Test {
     mount_ = std::move(*m);
   }
 
+  // Enables a file audit device named "file" writing to `log`. False when the server
+  // has no sys/audit (the test then skips); any other refusal fails the test.
+  bool enable_file_audit(const std::string& log) {
+    auto enabled = api_->call("PUT", "sys/audit/file",
+                              {{"type", "file"}, {"options", {{"file_path", log}}}}, root_);
+    if (enabled.status == 404 || enabled.status == 405) return false;
+    EXPECT_EQ(enabled.status / 100, 2) << enabled.describe();
+    return true;
+  }
+
   ProcessResult cat(const std::string& file) { return run({"/usr/bin/cat", mount_->path(file)}); }
 
   std::string status_field(const std::string& group, const std::string& key) {
