@@ -42,8 +42,8 @@ bool send_control(int fd, proc_cn_mcast_op op) {
          static_cast<ssize_t>(header->nlmsg_len);
 }
 
-// Reads one datagram without blocking and appends its fork, exec and exit events. Returns false
-// when the socket had nothing (or failed with anything but an overflow).
+// Reads one datagram without blocking and appends its fork, exec and exit events.
+// Returns false when there is nothing more to read now.
 bool read_one(int fd, std::vector<ProcEvent>& out) {
   alignas(nlmsghdr) char buf[8192];
   sockaddr_nl from{};
@@ -51,12 +51,13 @@ bool read_one(int fd, std::vector<ProcEvent>& out) {
   const ssize_t n =
       ::recvfrom(fd, buf, sizeof buf, MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&from), &from_len);
   if (n < 0) {
-    if (errno == ENOBUFS) {  // the kernel dropped events for want of space
-      out.push_back(ProcEvent{.kind = ProcEvent::kLost, .pid = 0, .tgid = 0});
-      return true;
-    }
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return false;  // nothing queued
     if (errno == EINTR) return true;
-    return false;
+    // ENOBUFS: the kernel dropped events for want of space (reported once, then the
+    // queue goes on). Anything else is not expected from this socket; it counts as a
+    // loss too, so nothing cached is trusted while it lasts.
+    out.push_back(ProcEvent{.kind = ProcEvent::kLost, .pid = 0, .tgid = 0});
+    return errno == ENOBUFS;
   }
   if (from.nl_pid != 0) return true;  // not from the kernel: ignored
   std::size_t left = static_cast<std::size_t>(n);
