@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 #include <climits>
+#include <cstdlib>
 #include <memory>
 #include <mutex>
 #include <sstream>
@@ -168,6 +169,13 @@ std::string watch_process_events() {
   }
   cache.events_ = std::move(*events);
   cache.events_state_ = "on";
+  // Unsubscribe on the way out, so the kernel stops composing events for this socket.
+  std::atexit([] {
+    auto& c = caller_cache();
+    std::lock_guard exiting(c.mu_);
+    c.events_.reset();
+    c.events_state_ = "off: the process is exiting";
+  });
   return {};
 }
 

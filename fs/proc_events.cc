@@ -114,12 +114,13 @@ sdk::Result<std::unique_ptr<ProcEvents>> ProcEvents::open(std::chrono::milliseco
   std::vector<ProcEvent> seen;
   const auto deadline = Clock::now() + proof_timeout;
   while (true) {
-    seen.clear();
-    while (read_one(fd, seen)) {
+    bool more = true;
+    while (more && Clock::now() < deadline) {
+      seen.clear();
+      more = read_one(fd, seen);
       for (const auto& e : seen) {
         if (e.kind == ProcEvent::kExit && e.pid == tid) return events;
       }
-      seen.clear();
     }
     const auto left =
         std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
