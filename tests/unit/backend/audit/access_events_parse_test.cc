@@ -204,6 +204,14 @@ TEST(AccessEventsParseTest, DeclinesEverythingElse) {
       R"({"ev\udc00ents":[)" + ok + "]}",
       batch(repeated(ok, kMaxAccessEventsPerBatch + 1)),
       std::string(200, '[') + std::string(200, ']'),
+      // Raw control bytes, which JSON allows only escaped: 0x1a-0x1f slip through
+      // RapidJSON's SSE2 string scan, a NUL would end the text early, and one after
+      // the body is trailing garbage to the tree.
+      batch(R"({"result":"allowed","ho)" + std::string("\x1a") + R"(st":"a"})"),
+      batch(R"({"result":"allowed","host":"web)" + std::string("\x1f") + R"("})"),
+      batch(R"({"result":"allowed","host":"web)" + std::string(1, '\0') + R"("})"),
+      batch(ok) + std::string(1, '\0'),
+      batch(R"({"result":"allowed","host":"web)" + std::string("\x01") + R"("})"),
   };
   for (const std::string& body : bodies) {
     EXPECT_FALSE(try_parse_access_events(body, kNow)) << body.substr(0, 200);
@@ -211,6 +219,9 @@ TEST(AccessEventsParseTest, DeclinesEverythingElse) {
   }
   // A byte order mark is skipped by both parsers.
   EXPECT_TRUE(agrees("\xef\xbb\xbf" + batch(ok)));
+  // JSON's whitespace between tokens is fine, and escaped control characters are text.
+  EXPECT_TRUE(agrees("\t{\r\n\"events\" :\n[ " + ok + " ]\n}\n"));
+  EXPECT_TRUE(agrees(batch(R"({"result":"allowed","host":"a\u001ab\u0000c"})")));
 }
 
 TEST(AccessEventsParseTest, TheTreeParserKeepsItsErrors) {

@@ -2,6 +2,10 @@
 // values are hashed, which keys are exempt, and what log_raw and hmac_accessor change.
 #include "backend/audit/entry.h"
 
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -565,6 +569,40 @@ TEST(AccessEventTest, Rfc3339) {
   EXPECT_FALSE(parse_rfc3339("9999-12-31T23:59:59Z"));
   EXPECT_FALSE(parse_rfc3339("0001-01-01T00:00:00Z"));
   EXPECT_TRUE(parse_rfc3339("1900-01-01T00:00:00Z"));
+}
+
+// The calendar arithmetic counts as timegm does: leap years, a day past the month's end
+// into the next month, second 60 into the next minute, offsets both ways.
+TEST(AccessEventTest, Rfc3339CountsAsTimegm) {
+  EXPECT_EQ(sdk::rfc3339(*parse_rfc3339("2024-02-29T12:00:00Z")), "2024-02-29T12:00:00.000000000Z");
+  EXPECT_EQ(sdk::rfc3339(*parse_rfc3339("2026-02-31T00:00:00Z")), "2026-03-03T00:00:00.000000000Z");
+  EXPECT_EQ(sdk::rfc3339(*parse_rfc3339("2026-12-31T23:59:60Z")), "2027-01-01T00:00:00.000000000Z");
+  unsigned state = 12345;
+  auto pick = [&state](int n) {
+    state = state * 1103515245u + 12345u;
+    return static_cast<int>((state >> 8) % static_cast<unsigned>(n));
+  };
+  for (int i = 0; i < 20000; ++i) {
+    std::tm tm{};
+    tm.tm_year = 1700 + pick(550) - 1900;
+    tm.tm_mon = pick(12);
+    tm.tm_mday = 1 + pick(31);
+    tm.tm_hour = pick(24);
+    tm.tm_min = pick(60);
+    tm.tm_sec = pick(61);
+    const int offset_minutes = pick(2) == 0 ? 0 : pick(24 * 60) - 12 * 60;
+    char text[64];
+    std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d%s%02d:%02d", tm.tm_year + 1900,
+                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                  offset_minutes < 0 ? "-" : "+", std::abs(offset_minutes) / 60,
+                  std::abs(offset_minutes) % 60);
+    const std::int64_t expected = static_cast<std::int64_t>(::timegm(&tm)) - offset_minutes * 60;
+    auto parsed = parse_rfc3339(text);
+    ASSERT_TRUE(parsed) << text;
+    EXPECT_EQ(std::chrono::duration_cast<std::chrono::seconds>(parsed->time_since_epoch()).count(),
+              expected)
+        << text;
+  }
 }
 
 }  // namespace
