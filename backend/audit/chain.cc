@@ -331,27 +331,44 @@ std::string_view fault_name(FaultKind kind) {
   return "unknown";
 }
 
-void append_sealed_line(std::string_view body, std::string_view prev_hash, std::string& out,
-                        std::string& hash) {
-  // body = PREFIX {...}; drop its '}' and append the prev_hash member, then "}" — that is C.
-  std::string_view open = body.substr(0, body.empty() ? 0 : body.size() - 1);
-  const std::size_t start = out.size();
+static_assert(sizeof(SHA256_CTX) <= sizeof(LineHead::state));
+static_assert(alignof(SHA256_CTX) <= alignof(LineHead));
+
+LineHead hash_line_head(std::string_view body) {
+  // body = PREFIX {...}: C starts with it, less its '}', then the prev_hash member.
+  const std::string_view open = body.substr(0, body.empty() ? 0 : body.size() - 1);
+  LineHead head{};
+  auto* ctx = reinterpret_cast<SHA256_CTX*>(head.state);
+  SHA256_Init(ctx);
+  SHA256_Update(ctx, open.data(), open.size());
+  SHA256_Update(ctx, kPrevOpen.data(), kPrevOpen.size());
+  return head;
+}
+
+void append_sealed_line(std::string_view body, const LineHead& head, std::string_view prev_hash,
+                        std::string& out, std::string& hash) {
+  // The line: C (the body less its '}', the prev_hash member, "}") with the final "}"
+  // replaced by `,"hash":"H"}`, and a newline. Only the last bytes of C are hashed here.
+  const std::string_view open = body.substr(0, body.empty() ? 0 : body.size() - 1);
+  SHA256_CTX ctx;
+  std::memcpy(&ctx, head.state, sizeof ctx);
+  SHA256_Update(&ctx, prev_hash.data(), prev_hash.size());
+  SHA256_Update(&ctx, "\"}", 2);
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256_Final(digest, &ctx);
+  to_hex(digest, sizeof digest, hash);
   out.append(open);
   out.append(kPrevOpen);
   out.append(prev_hash);
-  out.append("\"}");
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256_CTX ctx;
-  SHA256_Init(&ctx);
-  SHA256_Update(&ctx, out.data() + start, out.size() - start);
-  SHA256_Final(digest, &ctx);
-  to_hex(digest, sizeof digest, hash);
-  // Turn C into the line: replace the final "}" with `,"hash":"H"}` and end the line.
-  out.pop_back();
-  out.append(kHashOpen.substr(1));
+  out.append(kHashOpen);
   out.append(hash);
   out.append(kClose);
   out.push_back('\n');
+}
+
+void append_sealed_line(std::string_view body, std::string_view prev_hash, std::string& out,
+                        std::string& hash) {
+  append_sealed_line(body, hash_line_head(body), prev_hash, out, hash);
 }
 
 sdk::Result<VerifyReport> verify_log(const std::filesystem::path& path,

@@ -83,6 +83,7 @@ bool Completion::wait(SteadyTime deadline, std::string& why) {
 struct DeviceWriter::State {
   struct Item {
     std::vector<std::string> bodies{};
+    std::vector<LineHead> heads{};  // hash_line_head of each body, hashed before queueing
     std::size_t bytes = 0;
     SteadyTime deadline{};
     std::shared_ptr<Completion> done{};
@@ -279,8 +280,8 @@ struct DeviceWriter::State {
         chain = head;
       }
       for (Item* item : live) {
-        for (const auto& body : item->bodies) {
-          append_sealed_line(body, chain, buffer, next);
+        for (std::size_t i = 0; i < item->bodies.size(); ++i) {
+          append_sealed_line(item->bodies[i], item->heads[i], chain, buffer, next);
           chain.swap(next);
         }
       }
@@ -427,7 +428,14 @@ sdk::Result<void> DeviceWriter::submit(std::vector<std::string> bodies, SteadyTi
                                               sdk::format_duration(s.options.timeout));
   }
   std::size_t bytes = 0;
-  for (const auto& b : bodies) bytes += b.size();
+  // The bulk of each line's hash, on this thread and before the lock: whoever writes
+  // then only finishes it, as the chain comes to the line.
+  std::vector<LineHead> heads;
+  heads.reserve(bodies.size());
+  for (const auto& b : bodies) {
+    bytes += b.size();
+    heads.push_back(hash_line_head(b));
+  }
   {
     std::lock_guard lock(s.mu);
     if (s.stopping) return sdk::error(Code::kUnavailable, "the device is closing");
@@ -439,6 +447,7 @@ sdk::Result<void> DeviceWriter::submit(std::vector<std::string> bodies, SteadyTi
                         s.open_attempted && s.reopen_requested == s.reopen_done;
     if (!direct) {
       s.queue.push_back(State::Item{.bodies = std::move(bodies),
+                                    .heads = std::move(heads),
                                     .bytes = bytes,
                                     .deadline = deadline,
                                     .done = std::move(done)});
@@ -460,6 +469,7 @@ sdk::Result<void> DeviceWriter::submit(std::vector<std::string> bodies, SteadyTi
   // This thread writes the entry (and reports it) itself, as the writer thread would.
   std::vector<State::Item> batch;
   batch.push_back(State::Item{.bodies = std::move(bodies),
+                              .heads = std::move(heads),
                               .bytes = bytes,
                               .deadline = deadline,
                               .done = std::move(done)});

@@ -419,6 +419,17 @@ TEST_F(BrokerTest, DeletedFileIsCreatedAgainAndLinked) {
   auto es = entries(path);
   ASSERT_EQ(es.size(), 2u);
   EXPECT_EQ(es[0]["prev_hash"], last);
+  // Again: the file created the second time is watched (checked) as the first was.
+  const std::string second = broker.chain_heads()["file/"];
+  ASSERT_EQ(::unlink(path.c_str()), 0);
+  log_pairs(broker, 2, 2);
+  es = entries(path);
+  ASSERT_EQ(es.size(), 4u);
+  EXPECT_EQ(es[0]["prev_hash"], second);
+  // A chmod between writes (an attribute change that is not a delete) changes nothing.
+  ASSERT_EQ(::chmod(path.c_str(), 0640), 0);
+  log_pairs(broker, 1, 4);
+  EXPECT_EQ(entries(path).size(), 6u);
 }
 
 TEST_F(BrokerTest, OnlyDeviceFailingFailsTheRequest_DirectoryRemoved) {
@@ -432,9 +443,12 @@ TEST_F(BrokerTest, OnlyDeviceFailingFailsTheRequest_DirectoryRemoved) {
   ASSERT_FALSE(result.has_value());
   EXPECT_EQ(result.error().code(), sdk::Code::kInternal);
   EXPECT_NE(result.error().message().find("file/"), std::string::npos) << result.error().message();
+  // A later request still finds the file gone (nothing is written to the deleted one).
+  EXPECT_FALSE(broker.log_request(make_request()).has_value());
   // Once the directory is back, the device writes again (a new file, same chain).
   std::filesystem::create_directory(dir_.path() / "sub");
   EXPECT_TRUE(broker.log_request(make_request()).has_value());
+  EXPECT_EQ(entries(path).size(), 1u);
 }
 
 TEST_F(BrokerTest, OnlyDeviceFailingFailsTheRequest_DiskFull) {

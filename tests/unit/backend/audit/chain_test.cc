@@ -74,6 +74,36 @@ TEST(ChainTest, CanonicalFormIsTheLineWithoutItsHashMember) {
   EXPECT_EQ(hash2, sha256_hex("{\"b\":2,\"prev_hash\":\"" + hash + "\"}"));
 }
 
+// A head hashed ahead of time seals the same line: bodies of every length around
+// SHA-256's 64-byte blocks, with and without a prefix, against the canonical form.
+TEST(ChainTest, AHeadHashedAheadSealsTheSameLine) {
+  std::string prev(kGenesisHash);
+  for (std::size_t n = 0; n < 300; ++n) {
+    const std::string body =
+        (n % 2 == 0 ? "" : "PFX ") + std::string("{\"a\":\"") + std::string(n, 'x') + "\"}";
+    const LineHead head = hash_line_head(body);
+    std::string ahead;
+    std::string ahead_hash;
+    append_sealed_line(body, head, prev, ahead, ahead_hash);
+    std::string at_once;
+    std::string at_once_hash;
+    append_sealed_line(body, prev, at_once, at_once_hash);
+    ASSERT_EQ(ahead, at_once) << n;
+    ASSERT_EQ(ahead_hash, at_once_hash) << n;
+    const std::string canonical =
+        body.substr(0, body.size() - 1) + ",\"prev_hash\":\"" + prev + "\"}";
+    ASSERT_EQ(ahead_hash, sha256_hex(canonical)) << n;
+    // The same head seals again for another previous hash (it is not used up).
+    std::string again;
+    std::string again_hash;
+    append_sealed_line(body, head, ahead_hash, again, again_hash);
+    ASSERT_EQ(again_hash, sha256_hex(body.substr(0, body.size() - 1) + ",\"prev_hash\":\"" +
+                                     ahead_hash + "\"}"))
+        << n;
+    prev = ahead_hash;
+  }
+}
+
 TEST(ChainTest, IntactLogVerifies) {
   TempDir dir;
   std::string last;
