@@ -337,11 +337,12 @@ static_assert(alignof(SHA256_CTX) <= alignof(LineHead));
 LineHead hash_line_head(std::string_view body) {
   // body = PREFIX {...}: C starts with it, less its '}', then the prev_hash member.
   const std::string_view open = body.substr(0, body.empty() ? 0 : body.size() - 1);
+  SHA256_CTX ctx;
+  SHA256_Init(&ctx);
+  SHA256_Update(&ctx, open.data(), open.size());
+  SHA256_Update(&ctx, kPrevOpen.data(), kPrevOpen.size());
   LineHead head{};
-  auto* ctx = reinterpret_cast<SHA256_CTX*>(head.state);
-  SHA256_Init(ctx);
-  SHA256_Update(ctx, open.data(), open.size());
-  SHA256_Update(ctx, kPrevOpen.data(), kPrevOpen.size());
+  std::memcpy(head.state, &ctx, sizeof ctx);
   return head;
 }
 

@@ -13,7 +13,13 @@
 // are baseline x86-64. They load whole aligned 16-byte blocks, which never cross a page
 // but may reach past the end of the text's allocation, so AddressSanitizer builds use
 // the byte-by-byte paths (same results).
-#if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__) && !defined(RAPIDJSON_SSE2)
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define LEASEFS_ASAN 1
+#endif
+#endif
+#if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__) && !defined(LEASEFS_ASAN) && \
+    !defined(RAPIDJSON_SSE2)
 #define RAPIDJSON_SSE2
 #endif
 #include <rapidjson/reader.h>
