@@ -701,16 +701,6 @@ sdk::Result<std::vector<AccessEvent>> parse_access_event_list(const nlohmann::js
 
 namespace {
 
-// RapidJSON's SAX handler for try_parse_access_events: follows the one shape it takes
-// ({"events":[{...},...]}) and answers false (parsing stops) at anything else. RapidJSON
-// reads the text several times faster than nlohmann's lexer, which was the largest
-// cost of an access event on the server. Where the two could read a body differently
-// this handler declines it, so the tree parser (nlohmann) decides:
-//   - numbers: both call a non-negative integer unsigned, a negative one signed, and
-//     anything with a fraction, an exponent or beyond 64 bits a double (RapidJSON with
-//     full precision, like strtod);
-//   - strings and keys must be valid UTF-8 after unescaping: nlohmann refuses invalid
-//     bytes and unpaired surrogates (\udc00), RapidJSON 1.1 lets the latter through.
 // Whether `text` holds a byte below 0x20 other than tab, newline and carriage return.
 // Eight bytes at a time: the text is a whole batch of events.
 bool has_control_bytes(std::string_view text) {
@@ -734,6 +724,16 @@ bool has_control_bytes(std::string_view text) {
   return false;
 }
 
+// RapidJSON's SAX handler for try_parse_access_events: follows the one shape it takes
+// ({"events":[{...},...]}) and answers false (parsing stops) at anything else. RapidJSON
+// reads the text several times faster than nlohmann's lexer, which was the largest
+// cost of an access event on the server. Where the two could read a body differently
+// this handler declines it, so the tree parser (nlohmann) decides:
+//   - numbers: both call a non-negative integer unsigned, a negative one signed, and
+//     anything with a fraction, an exponent or beyond 64 bits a double (RapidJSON with
+//     full precision, like strtod);
+//   - strings and keys must be valid UTF-8 after unescaping: nlohmann refuses invalid
+//     bytes and unpaired surrogates (\udc00), RapidJSON 1.1 lets the latter through.
 class AccessEventsReader {
  public:
   // `expected`: about how many events the text holds (room is made for them at once).
