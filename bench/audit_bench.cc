@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <thread>
 #include <vector>
@@ -185,14 +186,20 @@ double run_access(audit::Broker* broker, const std::string& body, double seconds
   return (cpu_seconds() - cpu0) * 1e6 / static_cast<double>(std::max(1L, events));
 }
 
+// Enables a file device (file_path in `options`) or dies.
+void enable(audit::Broker& broker, const std::string& name,
+            std::map<std::string, std::string> options) {
+  audit::DeviceSpec spec;
+  spec.path = name;
+  spec.type = "file";
+  spec.options = std::move(options);
+  if (auto enabled = broker.enable(spec); !enabled) die(enabled.error().message());
+}
+
 void run_access_section(const fs::path& work, double seconds) {
   const std::string body = access_batch();
   audit::Broker broker;
-  audit::DeviceSpec spec;
-  spec.path = "file";
-  spec.type = "file";
-  spec.options = {{"file_path", (work / "access.log").string()}};
-  if (auto enabled = broker.enable(spec); !enabled) die(enabled.error().message());
+  enable(broker, "file", {{"file_path", (work / "access.log").string()}});
   const double parse = run_access(nullptr, body, seconds);
   const double logged = run_access(&broker, body, seconds);
   broker.close_all();
@@ -226,15 +233,6 @@ int main(int argc, char** argv) {
   if (::mkdtemp(pattern.data()) == nullptr) die("cannot create a directory under " + dir);
   const fs::path work = pattern;
   const std::string log_path = (work / "audit.log").string();
-
-  auto enable = [&](audit::Broker& broker, const std::string& name,
-                    std::map<std::string, std::string> options) {
-    audit::DeviceSpec spec;
-    spec.path = name;
-    spec.type = "file";
-    spec.options = std::move(options);
-    if (auto enabled = broker.enable(spec); !enabled) die(enabled.error().message());
-  };
 
   std::printf(
       "audit_bench: log_request + log_response per request (~1 KiB request data, "

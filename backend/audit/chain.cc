@@ -332,7 +332,6 @@ std::string_view fault_name(FaultKind kind) {
 }
 
 static_assert(sizeof(SHA256_CTX) <= sizeof(LineHead::state));
-static_assert(alignof(SHA256_CTX) <= alignof(LineHead));
 
 LineHead hash_line_head(std::string_view body) {
   // body = PREFIX {...}: C starts with it, less its '}', then the prev_hash member.

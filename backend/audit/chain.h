@@ -65,7 +65,7 @@ void append_sealed_line(std::string_view body, std::string_view prev_hash, std::
 // the request's thread), it leaves sealing to hash only the last block or two, so a
 // device's writer holds the chain for less time. Opaque; copyable.
 struct LineHead {
-  alignas(8) unsigned char state[128];
+  unsigned char state[128];
 };
 LineHead hash_line_head(std::string_view body);
 
