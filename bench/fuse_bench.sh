@@ -7,7 +7,9 @@
 # daemon is usually written: the baseline the ratio is against) and on the loop leasefs
 # uses (fs/fuse_loop.h), so the second ratio is what leasefs's handlers cost. Then
 # the first open of a dynamic secret (a per-open token) against the server's own time
-# for the same request.
+# for the same request. Besides opens per second it prints the CPU time each daemon (and
+# leasefs's server) spends per open, which moves less with a noisy neighbour than the
+# rates do.
 #   bench/fuse_bench.sh [SECONDS] [BUILD_DIR]     # defaults: 3, build/release
 # Needs root and /dev/fuse. Starts everything in a temp dir and stops it on every exit.
 set -euo pipefail
@@ -77,18 +79,39 @@ tmpfs_file=$(mktemp -p /dev/shm)
 printf '0123456789abcdef0123456789abcdef\n' >"$tmpfs_file"
 cat "$dir/leasefs/k" >/dev/null   # cache the shared secret
 
-ops() { "$bench" read "$1" "$2" "$seconds" | awk '{print $2}'; }
-median() { printf '%s\n' "$@" | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
+ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }  # utime+stime
+clk_tck=$(getconf CLK_TCK)
+# measure PATH THREADS [PID...]: ops/s, then the CPU microseconds per op of each PID
+# (user + system time over the run; the steadier number on a shared machine).
+measure() {
+  local path=$1 threads=$2 pid out
+  shift 2
+  local -a before=()
+  for pid in "$@"; do before+=("$(ticks "$pid")"); done
+  out=$("$bench" read "$path" "$threads" "$seconds" | awk '{print $2}')
+  printf '%s' "$out"
+  local i=0
+  for pid in "$@"; do
+    awk -v d="$(($(ticks "$pid") - before[i]))" -v hz="$clk_tck" -v n="$out" -v s="$seconds" \
+      'BEGIN { printf " %.2f", (n > 0) ? d / hz * 1e6 / (n * s) : 0 }'
+    i=$((i + 1))
+  done
+  echo
+}
+median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 rounds=${FUSE_BENCH_ROUNDS:-3}
 declare -A res
 # Interleaved rounds (tmpfs, both minimal daemons, leasefs for each thread count, again and
 # again) so a noisy neighbour hurts all alike; the median of the rounds is reported.
 for ((r = 1; r <= rounds; r++)); do
   for t in 1 2 4; do
-    res[tmpfs,$t]+="$(ops "$tmpfs_file" $t) "
-    res[minimal,$t]+="$(ops "$dir/minimal/file" $t) "
-    res[minimal2,$t]+="$(ops "$dir/minimal2/file" $t) "
-    res[leasefs,$t]+="$(ops "$dir/leasefs/k" $t) "
+    res[tmpfs,$t]+="$(measure "$tmpfs_file" $t) "
+    read -r n c < <(measure "$dir/minimal/file" $t "$minimal_pid")
+    res[minimal,$t]+="$n " res[minimal_cpu,$t]+="$c "
+    read -r n c < <(measure "$dir/minimal2/file" $t "$minimal2_pid")
+    res[minimal2,$t]+="$n " res[minimal2_cpu,$t]+="$c "
+    read -r n c s < <(measure "$dir/leasefs/k" $t "$mount_pid" "$server_pid")
+    res[leasefs,$t]+="$n " res[mount_cpu,$t]+="$c " res[server_cpu,$t]+="$s "
   done
 done
 echo "open+read+close per second, median of $rounds rounds of ${seconds}s (auditing on)"
@@ -101,6 +124,20 @@ for t in 1 2 4; do
   b2=$(median ${res[minimal2,$t]}); c=$(median ${res[leasefs,$t]})
   printf '%-8s %10s %13s %13s %10s %7.2f %10.2f %9.3f\n' $t "$a" "$b" "$b2" "$c" \
     "$(echo "$c / $b" | bc -l)" "$(echo "$c / $b2" | bc -l)" "$(echo "$c / $a" | bc -l)"
+done
+echo
+echo "CPU microseconds per open+read+close (median of the rounds): each daemon's, and for"
+echo "leasefs the mount's and the server's (which ingests and audits every access event)"
+echo "  budget: minimal daemon on libfuse's loop / (leasefs mount + server); >= 1.0 means"
+echo "  leasefs spends no more CPU per open than FUSE's own cost. With 1 reader the loops"
+echo "  spin on a CPU that would otherwise idle, so only the 2 and 4 reader rows are a budget."
+printf '%-8s %15s %15s %12s %12s %8s\n' threads minimal_libfuse minimal_leasefs \
+  leasefs_mount leasefs_server budget
+for t in 1 2 4; do
+  b=$(median ${res[minimal_cpu,$t]}); b2=$(median ${res[minimal2_cpu,$t]})
+  m=$(median ${res[mount_cpu,$t]}); v=$(median ${res[server_cpu,$t]})
+  printf '%-8s %15s %15s %12s %12s %8.2f\n' $t "$b" "$b2" "$m" "$v" \
+    "$(echo "$b / ($m + $v)" | bc -l)"
 done
 rm -f "$tmpfs_file"
 

@@ -19,14 +19,6 @@ using leasefs::backend::auth::Policy;
 namespace auth = leasefs::backend::auth;
 namespace sdk = leasefs::backend::sdk;
 
-#define FUZZ_CHECK(cond)                                                                   \
-  do {                                                                                     \
-    if (!(cond)) {                                                                         \
-      std::fprintf(stderr, "policy_fuzz: check failed at line %d: %s\n", __LINE__, #cond); \
-      std::abort();                                                                        \
-    }                                                                                      \
-  } while (false)
-
 void check_error(const sdk::Status& status) {
   FUZZ_CHECK(status.code() == sdk::Code::kInvalidArgument);
   FUZZ_CHECK(status.message().starts_with("failed to parse policy: "));
