@@ -1,6 +1,8 @@
 // Access event batching and spooling; see access_audit.h.
 #include "fs/access_audit.h"
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
@@ -18,6 +20,48 @@ namespace {
 constexpr std::string_view kLog = "mount.audit";
 constexpr std::size_t kBatch = 500;
 constexpr auto kFlushEvery = std::chrono::milliseconds(200);
+
+// Writes `lines` (each followed by '\n') to `fd` and syncs it. Returns "" or what went
+// wrong.
+std::string write_lines(int fd, const std::deque<std::string>& lines) {
+  std::string text;
+  for (const auto& l : lines) {
+    text += l;
+    text += '\n';
+  }
+  std::size_t off = 0;
+  while (off < text.size()) {
+    ssize_t n = ::write(fd, text.data() + off, text.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return n < 0 ? std::strerror(errno) : "no progress";
+    off += static_cast<std::size_t>(n);
+  }
+  if (::fsync(fd) != 0) return std::strerror(errno);
+  return "";
+}
+
+// Appends `lines` to the file at `path` (created with mode 0600). Returns "" or what
+// went wrong.
+std::string append_lines(const std::string& path, const std::deque<std::string>& lines) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (fd < 0) return std::strerror(errno);
+  std::string why = write_lines(fd, lines);
+  ::close(fd);
+  return why;
+}
+
+// Replaces the file at `path` with `lines`, all or nothing: a temporary file beside it,
+// synced, then renamed over it. Returns "" or what went wrong (the file is unchanged).
+std::string replace_lines(const std::string& path, const std::deque<std::string>& lines) {
+  const std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return std::strerror(errno);
+  std::string why = write_lines(fd, lines);
+  ::close(fd);
+  if (why.empty() && ::rename(tmp.c_str(), path.c_str()) != 0) why = std::strerror(errno);
+  if (!why.empty()) ::unlink(tmp.c_str());
+  return why;
+}
 }  // namespace
 
 AccessAuditor::AccessAuditor(VaultClient& client, std::string spool_file, std::string host,
@@ -155,18 +199,14 @@ bool AccessAuditor::post(const std::deque<std::string>& events) {
     return true;
   }
   if (*status == 400) {
-    // The server will never take these: keep them beside the spool for an operator
-    // instead of retrying forever (never dropped silently).
-    std::string rejected = spool_file_ + ".rejected";
-    sdk::log_error(kLog, "sys/access-events refused " + std::to_string(events.size()) +
-                             " events as malformed; they are kept in " + rejected);
-    std::string text;
-    for (const auto& e : events) text += e + "\n";
-    int fd = ::open(rejected.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    if (fd >= 0) {
-      [[maybe_unused]] auto n = ::write(fd, text.data(), text.size());
-      ::close(fd);
+    // The server will never take some of these. Halves are tried apart until the
+    // refused events stand alone, so the others still reach the central log.
+    if (events.size() > 1) {
+      const auto middle = events.begin() + static_cast<std::ptrdiff_t>(events.size() / 2);
+      return post(std::deque<std::string>(events.begin(), middle)) &&
+             post(std::deque<std::string>(middle, events.end()));
     }
+    reject(events, "refused by the server as malformed");
     return true;
   }
   sdk::log_warn(kLog, "sys/access-events answered " + std::to_string(*status) +
@@ -174,27 +214,34 @@ bool AccessAuditor::post(const std::deque<std::string>& events) {
   return false;
 }
 
+void AccessAuditor::reject(const std::deque<std::string>& events, std::string_view why) {
+  // Kept beside the spool for an operator instead of retried forever: never dropped
+  // silently.
+  const std::string rejected = spool_file_ + ".rejected";
+  std::string failed = append_lines(rejected, events);
+  if (failed.empty()) {
+    sdk::log_error(kLog, std::to_string(events.size()) + " access event(s) " + std::string(why) +
+                             "; they are kept in " + rejected);
+  } else {
+    sdk::log_error(kLog, std::to_string(events.size()) + " access event(s) " + std::string(why) +
+                             " are lost: cannot write " + rejected + ": " + failed);
+  }
+  std::lock_guard lock(mu_);
+  counters_.rejected += events.size();
+}
+
 void AccessAuditor::spool(const std::deque<std::string>& events) {
   if (events.empty()) return;
   std::error_code ec;
   auto dir = std::filesystem::path(spool_file_).parent_path();
   if (!dir.empty()) std::filesystem::create_directories(dir, ec);
-  int fd = ::open(spool_file_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    sdk::log_error(kLog, "cannot write the spool file " + spool_file_ + "; " +
-                             std::to_string(events.size()) + " access events are lost");
+  if (std::string failed = append_lines(spool_file_, events); !failed.empty()) {
+    // A partly written last line is set aside as malformed when the spool is read.
+    sdk::log_error(kLog, "cannot write the spool file " + spool_file_ + " (" + failed + "); " +
+                             std::to_string(events.size()) +
+                             " access events may be lost or incomplete");
     return;
   }
-  std::string text;
-  for (const auto& e : events) text += e + "\n";
-  std::size_t off = 0;
-  while (off < text.size()) {
-    ssize_t n = ::write(fd, text.data() + off, text.size() - off);
-    if (n <= 0) break;
-    off += static_cast<std::size_t>(n);
-  }
-  ::fsync(fd);
-  ::close(fd);
   std::lock_guard lock(mu_);
   counters_.spooled += events.size();
 }
@@ -203,11 +250,25 @@ bool AccessAuditor::drain_spool() {
   std::ifstream in(spool_file_);
   if (!in) return true;
   std::deque<std::string> all;
+  std::deque<std::string> malformed;
   std::string line;
   while (std::getline(in, line)) {
-    if (!line.empty()) all.push_back(std::move(line));
+    if (line.empty()) continue;
+    // A line cut short (the daemon died while spooling, the disk filled) or edited by
+    // hand would make the server refuse its whole batch: it is set aside here.
+    if (json::parse(line, nullptr, /*allow_exceptions=*/false).is_object()) {
+      all.push_back(std::move(line));
+    } else {
+      malformed.push_back(std::move(line));
+    }
   }
   in.close();
+  if (!malformed.empty()) {
+    reject(malformed, "in " + spool_file_ + " are not JSON objects");
+    if (std::string failed = replace_lines(spool_file_, all); !failed.empty()) {
+      sdk::log_error(kLog, "cannot rewrite the spool file " + spool_file_ + ": " + failed);
+    }
+  }
   if (all.empty()) {
     ::unlink(spool_file_.c_str());
     return true;
@@ -221,13 +282,11 @@ bool AccessAuditor::drain_spool() {
     if (!post(batch)) {
       // Rewrite what is left (this batch first) and try later.
       for (auto it = batch.rbegin(); it != batch.rend(); ++it) all.push_front(std::move(*it));
-      std::string tmp = spool_file_ + ".tmp";
-      {
-        std::ofstream out(tmp, std::ios::trunc);
-        for (const auto& e : all) out << e << "\n";
+      if (std::string failed = replace_lines(spool_file_, all); !failed.empty()) {
+        // The old spool stays: the events sent just now will be sent again.
+        sdk::log_error(kLog, "cannot rewrite the spool file " + spool_file_ + ": " + failed +
+                                 "; events already delivered from it will be sent again");
       }
-      ::chmod(tmp.c_str(), 0600);
-      std::rename(tmp.c_str(), spool_file_.c_str());
       return false;
     }
   }

@@ -47,7 +47,9 @@ class AccessAuditor {
   void stop();
 
   struct Counters {
-    std::uint64_t recorded = 0, sent = 0, spooled = 0, pending = 0;
+    // rejected: events the server refused as malformed, or spool lines that were not
+    // JSON, kept in the spool file's name + ".rejected".
+    std::uint64_t recorded = 0, sent = 0, spooled = 0, pending = 0, rejected = 0;
     bool endpoint_missing = false;
   };
   Counters counters() const;
@@ -59,7 +61,10 @@ class AccessAuditor {
   // Sends the spool file's events; true when it is empty afterwards.
   bool drain_spool();
   void spool(const std::deque<std::string>& events);
-  // Posts `events`; true when the server took them.
+  // Sets events aside in <spool file>.rejected and logs why.
+  void reject(const std::deque<std::string>& events, std::string_view why);
+  // Posts `events`; true when the server took them, or refused some as malformed (those
+  // are set aside with reject(), the others still sent).
   bool post(const std::deque<std::string>& events);
 
   VaultClient& client_;

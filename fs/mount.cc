@@ -535,6 +535,7 @@ class MountState {
          {{"recorded", a.recorded},
           {"sent", a.sent},
           {"spooled", a.spooled},
+          {"rejected", a.rejected},
           {"pending", a.pending},
           {"endpoint_missing", a.endpoint_missing}}},
     };

@@ -326,6 +326,56 @@ TEST_F(MountTest, CentralAuditLogShowsThePidAndExeOfTheReader) {
   EXPECT_EQ(denied_entry["result"], "denied");
 }
 
+// A spool left by an earlier run holds a line cut short (the daemon died while spooling)
+// and an event the server refuses (an unknown result). Both are set aside in
+// spool.jsonl.rejected; the good events around them still reach the central log.
+TEST_F(MountTest, BadSpoolLinesAreSetAsideAndTheRestStillDelivered) {
+  std::string log = dir_ / "audit.log";
+  if (!enable_file_audit(log)) GTEST_SKIP() << "this server has no sys/audit";
+  auto event = [](int pid, const std::string& result) {
+    return json{{"time", "2026-11-29T10:00:00Z"},
+                {"host", "earlier-run"},
+                {"mount", "/m"},
+                {"file", "k"},
+                {"path", "secret/data/app"},
+                {"lease_id", ""},
+                {"exe", "/usr/bin/cat"},
+                {"cgroup", "/"},
+                {"result", result},
+                {"pid", pid},
+                {"uid", 0},
+                {"gid", 0}}
+        .dump();
+  };
+  const std::string torn = event(424243, "allowed").substr(0, 60);
+  const std::string refused = event(424244, "sideways");
+  {
+    std::ofstream spool(dir_ / "spool.jsonl");
+    spool << event(424241, "allowed") << "\n"
+          << torn << "\n"
+          << refused << "\n"
+          << event(424242, "denied") << "\n";
+  }
+  mount(json::parse(R"([{"path": "k", "secret": "secret/data/app", "field": "api_key"}])"));
+
+  std::set<std::int64_t> delivered;
+  EXPECT_TRUE(eventually([&] {
+    std::istringstream lines(slurp(log));
+    for (std::string line; std::getline(lines, line);) {
+      json e = json::parse(line, nullptr, false);
+      if (e.is_discarded() || e.value("type", "") != "access") continue;
+      if (e["access"].value("host", "") == "earlier-run")
+        delivered.insert(e["access"]["pid"].get<std::int64_t>());
+    }
+    return delivered.size() >= 2 && ::access((dir_ / "spool.jsonl").c_str(), F_OK) != 0;
+  })) << slurp(log)
+      << mount_->log();
+  EXPECT_EQ(delivered, (std::set<std::int64_t>{424241, 424242}));
+  EXPECT_EQ(slurp(dir_ / "spool.jsonl.rejected"), torn + "\n" + refused + "\n");
+  EXPECT_EQ(status_field("access_events", "rejected"), "2");
+  EXPECT_NE(mount_->log().find("spool.jsonl.rejected"), std::string::npos) << mount_->log();
+}
+
 // The mount remembers a reader's executable between opens (with process events, read
 // from the kernel's exec notifications rather than /proc on every open); a process that
 // execs must still be reported as its new program. bash opens the file, then becomes cat
