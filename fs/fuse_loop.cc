@@ -15,6 +15,7 @@
 #include <string>
 #include <system_error>
 #include <thread>
+#include <vector>
 
 #include <fcntl.h>
 #include <fuse3/fuse_lowlevel.h>
@@ -56,6 +57,7 @@ struct Pool {
   int threads = 0;                      // mu
   int idle = 0;                         // mu: threads not handling a request
   Clock::time_point all_busy_since{};   // mu: when idle last became 0; {} while idle > 0
+  std::vector<pid_t> busy_tids{};       // mu: the threads handling a request now
   bool main_dozing = false;             // mu: the main loop waits kExitCheck, not kGrowCheck
   int error = 0;                        // mu: the first failure (-errno)
   bool spawn_failed = false;            // mu: logged once
@@ -117,6 +119,31 @@ void spawn_locked(const std::shared_ptr<Pool>& pool) {
   ++pool->idle;
 }
 
+// Whether one of `tids` (threads of this process) is asleep or in an uninterruptible
+// wait, rather than running or waiting for a CPU: /proc/self/task/TID/stat's state.
+// When no state can be read (no /proc), says yes: the pool then grows as it would
+// without this check.
+bool any_waiting(const std::vector<pid_t>& tids) {
+  bool read_any = false;
+  for (pid_t tid : tids) {
+    const std::string path = "/proc/self/task/" + std::to_string(tid) + "/stat";
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;  // ended meanwhile, or no /proc
+    char text[512];
+    const ssize_t n = ::read(fd, text, sizeof text - 1);
+    ::close(fd);
+    if (n <= 0) continue;
+    // "TID (comm) S ...": the command may hold spaces and parentheses, the state follows
+    // the last ')'.
+    const std::string_view stat(text, static_cast<std::size_t>(n));
+    const auto close_paren = stat.rfind(')');
+    if (close_paren == std::string_view::npos || close_paren + 2 >= stat.size()) continue;
+    read_any = true;
+    if (stat[close_paren + 2] != 'R') return true;
+  }
+  return !read_any;
+}
+
 std::int64_t steady_ns(Clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
 }
@@ -167,6 +194,9 @@ void worker(std::shared_ptr<Pool> shared) {
   bool spinning = false;
   bool retired = false;
   auto last = Clock::now();  // when this thread last finished a request
+  const pid_t tid = ::gettid();
+  // Named for operators (top -H, ps -L) and for the tests that count the pool.
+  pthread_setname_np(pthread_self(), "leasefs-fuse");
   const int idle_ms = static_cast<int>(
       std::clamp<std::int64_t>(pool.options.idle_exit.count(), 1, std::numeric_limits<int>::max()));
   // Each thread sleeps in its own epoll set holding the device as an exclusive waiter:
@@ -230,6 +260,7 @@ void worker(std::shared_ptr<Pool> shared) {
     {
       std::lock_guard lock(pool.mu);
       if (--pool.idle == 0) pool.all_busy_since = Clock::now();
+      pool.busy_tids.push_back(tid);
       if (pool.main_dozing) {
         // Have the main loop watch for growth from now, not after its 100 ms doze; it
         // keeps watching while any thread is busy, so this happens once per busy spell.
@@ -242,6 +273,7 @@ void worker(std::shared_ptr<Pool> shared) {
       std::lock_guard lock(pool.mu);
       ++pool.idle;
       pool.all_busy_since = {};
+      std::erase(pool.busy_tids, tid);
     }
     last = Clock::now();
   }
@@ -314,8 +346,20 @@ int run_fuse_loop(fuse_session* session, const FuseLoopOptions& options) {
     if (pool->idle == 0 && pool->all_busy_since != Clock::time_point{} &&
         now - pool->all_busy_since >= kGrowAfter && pool->threads < pool->options.max_threads &&
         now >= pool->no_growth_until && !pool->stopping.load()) {
-      spawn_locked(pool);
-      pool->all_busy_since = now;  // the next one no sooner than kGrowAfter from now
+      // Only when a handler is waiting (for the server, a lock, the disk). Threads that
+      // are all running or waiting for a CPU were preempted or are computing: another
+      // thread would only compete with them for the same CPUs, and would stay (under a
+      // steady load nobody is idle long enough to retire). On a loaded machine that is
+      // what happened: fuse_bench's cached reads grew the mount's pool from 2 to 3.
+      const std::vector<pid_t> handling = pool->busy_tids;
+      lock.unlock();
+      const bool waiting = any_waiting(handling);
+      lock.lock();
+      if (waiting && pool->idle == 0 && pool->threads < pool->options.max_threads) {
+        spawn_locked(pool);
+      }
+      // The next look (and the next thread) no sooner than kGrowAfter from now.
+      if (pool->all_busy_since != Clock::time_point{}) pool->all_busy_since = now;
     }
   }
   return pool->error;

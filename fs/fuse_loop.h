@@ -18,9 +18,12 @@
 //     epoll sets nobody waits in, so the sleeper it wakes may find the request taken and
 //     sleep again — a wasted wake-up, not a delay);
 //   - the pool starts at `min_threads` (one per CPU, 2 to 8) and grows by one whenever
-//     every thread has been busy for 5 ms (a handler that waits for the server must not
-//     hold up cached reads for longer), up to `max_threads`; threads above the minimum
-//     that have had nothing to do for `idle_exit` end.
+//     every thread has been busy for 5 ms and one of them is waiting rather than
+//     running (a handler that waits for the server must not hold up cached reads for
+//     longer), up to `max_threads`; threads above the minimum that have had nothing to
+//     do for `idle_exit` end. Threads busy only because they were preempted (a loaded
+//     machine) do not make it grow: another thread would just compete for the same
+//     CPUs. The threads are named "leasefs-fuse".
 // bench/fuse_bench.sh measures both loops (a minimal daemon runs either).
 #pragma once
 

@@ -11,6 +11,8 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <future>
 #include <mutex>
 #include <string>
@@ -33,6 +35,7 @@ using namespace std::chrono_literals;
 
 constexpr fuse_ino_t kFast = 2;
 constexpr fuse_ino_t kSlow = 3;
+constexpr fuse_ino_t kBusy = 4;  // opens after computing (running, not waiting) for a while
 constexpr char kContent[] = "content\n";
 
 // What the handlers share with the test.
@@ -80,6 +83,7 @@ void do_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
   fuse_ino_t ino = 0;
   if (parent == FUSE_ROOT_ID && std::strcmp(name, "fast") == 0) ino = kFast;
   if (parent == FUSE_ROOT_ID && std::strcmp(name, "slow") == 0) ino = kSlow;
+  if (parent == FUSE_ROOT_ID && std::strcmp(name, "busy") == 0) ino = kBusy;
   if (ino == 0) {
     fuse_reply_err(req, ENOENT);
     return;
@@ -100,6 +104,12 @@ void do_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
 
 void do_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   if (ino == kSlow) gate_of(req)->wait_in_handler();
+  if (ino == kBusy) {
+    // 40 ms on the CPU, far past the loop's 5 ms before it considers another thread.
+    const auto until = std::chrono::steady_clock::now() + 40ms;
+    while (std::chrono::steady_clock::now() < until) {
+    }
+  }
   fi->direct_io = 1;
   fuse_reply_open(req, fi);
 }
@@ -207,6 +217,54 @@ TEST_F(FuseLoopTest, ReadsWhileEveryThreadWaitsInAHandler) {
     ASSERT_EQ(f.wait_for(20s), std::future_status::ready);
     EXPECT_EQ(f.get(), kContent);
   }
+}
+
+// The loop's threads, by the name it gives them.
+int pool_threads() {
+  int n = 0;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string name;
+    if (std::getline(comm, name) && name == "leasefs-fuse") ++n;
+  }
+  return n;
+}
+
+// Handlers that keep their threads busy on the CPU do not make the pool grow (another
+// thread would only compete for the same CPUs, and stay); one that waits does.
+TEST_F(FuseLoopTest, GrowsForHandlersThatWaitNotForHandlersThatRun) {
+  FuseLoopOptions options;
+  options.min_threads = 1;
+  options.max_threads = 8;
+  start(options);
+  ASSERT_EQ(read_file(dir_ + "/fast"), kContent);
+  // (The threads of an earlier test's loop may take a moment to end.)
+  for (int i = 0; i < 100 && pool_threads() != 1; ++i) std::this_thread::sleep_for(50ms);
+  ASSERT_EQ(pool_threads(), 1);
+  std::vector<std::future<std::string>> busy;
+  for (int i = 0; i < 3; ++i) {
+    busy.push_back(std::async(std::launch::async, [this] { return read_file(dir_ + "/busy"); }));
+  }
+  for (auto& f : busy) {
+    ASSERT_EQ(f.wait_for(20s), std::future_status::ready);
+    EXPECT_EQ(f.get(), kContent);
+  }
+  EXPECT_EQ(pool_threads(), 1) << "the pool grew for handlers that were running";
+
+  struct LetGo {
+    Gate& gate;
+    ~LetGo() { gate.let_go(); }
+  } let_go_on_exit{gate_};
+  auto slow = std::async(std::launch::async, [this] { return read_file(dir_ + "/slow"); });
+  ASSERT_TRUE(gate_.wait_for_waiting(1));
+  // The one thread waits in the handler: a quick open gets a new thread.
+  auto fast = std::async(std::launch::async, [this] { return read_file(dir_ + "/fast"); });
+  ASSERT_EQ(fast.wait_for(20s), std::future_status::ready);
+  EXPECT_EQ(fast.get(), kContent);
+  EXPECT_EQ(pool_threads(), 2);
+  gate_.let_go();
+  ASSERT_EQ(slow.wait_for(20s), std::future_status::ready);
+  EXPECT_EQ(slow.get(), kContent);
 }
 
 TEST_F(FuseLoopTest, EndsWhenTheSessionIsExited) {
