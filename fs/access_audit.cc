@@ -1,16 +1,13 @@
 // Access event batching and spooling; see access_audit.h.
 #include "fs/access_audit.h"
 
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 
-#include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "backend/sdk/log.h"
+#include "fs/files.h"
 
 namespace leasefs::fs {
 
@@ -21,46 +18,14 @@ constexpr std::string_view kLog = "mount.audit";
 constexpr std::size_t kBatch = 500;
 constexpr auto kFlushEvery = std::chrono::milliseconds(200);
 
-// Writes `lines` (each followed by '\n') to `fd` and syncs it. Returns "" or what went
-// wrong.
-std::string write_lines(int fd, const std::deque<std::string>& lines) {
+// The lines as file text, each ended by '\n'.
+std::string as_text(const std::deque<std::string>& lines) {
   std::string text;
   for (const auto& l : lines) {
     text += l;
     text += '\n';
   }
-  std::size_t off = 0;
-  while (off < text.size()) {
-    ssize_t n = ::write(fd, text.data() + off, text.size() - off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return n < 0 ? std::strerror(errno) : "no progress";
-    off += static_cast<std::size_t>(n);
-  }
-  if (::fsync(fd) != 0) return std::strerror(errno);
-  return "";
-}
-
-// Appends `lines` to the file at `path` (created with mode 0600). Returns "" or what
-// went wrong.
-std::string append_lines(const std::string& path, const std::deque<std::string>& lines) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-  if (fd < 0) return std::strerror(errno);
-  std::string why = write_lines(fd, lines);
-  ::close(fd);
-  return why;
-}
-
-// Replaces the file at `path` with `lines`, all or nothing: a temporary file beside it,
-// synced, then renamed over it. Returns "" or what went wrong (the file is unchanged).
-std::string replace_lines(const std::string& path, const std::deque<std::string>& lines) {
-  const std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return std::strerror(errno);
-  std::string why = write_lines(fd, lines);
-  ::close(fd);
-  if (why.empty() && ::rename(tmp.c_str(), path.c_str()) != 0) why = std::strerror(errno);
-  if (!why.empty()) ::unlink(tmp.c_str());
-  return why;
+  return text;
 }
 }  // namespace
 
@@ -218,13 +183,13 @@ void AccessAuditor::reject(const std::deque<std::string>& events, std::string_vi
   // Kept beside the spool for an operator instead of retried forever: never dropped
   // silently.
   const std::string rejected = spool_file_ + ".rejected";
-  std::string failed = append_lines(rejected, events);
-  if (failed.empty()) {
+  auto kept = append_to_file(rejected, as_text(events));
+  if (kept.ok()) {
     sdk::log_error(kLog, std::to_string(events.size()) + " access event(s) " + std::string(why) +
                              "; they are kept in " + rejected);
   } else {
     sdk::log_error(kLog, std::to_string(events.size()) + " access event(s) " + std::string(why) +
-                             " are lost: cannot write " + rejected + ": " + failed);
+                             " are lost: " + kept.message());
   }
   std::lock_guard lock(mu_);
   counters_.rejected += events.size();
@@ -235,10 +200,9 @@ void AccessAuditor::spool(const std::deque<std::string>& events) {
   std::error_code ec;
   auto dir = std::filesystem::path(spool_file_).parent_path();
   if (!dir.empty()) std::filesystem::create_directories(dir, ec);
-  if (std::string failed = append_lines(spool_file_, events); !failed.empty()) {
+  if (auto written = append_to_file(spool_file_, as_text(events)); !written.ok()) {
     // A partly written last line is set aside as malformed when the spool is read.
-    sdk::log_error(kLog, "cannot write the spool file " + spool_file_ + " (" + failed + "); " +
-                             std::to_string(events.size()) +
+    sdk::log_error(kLog, "spooling: " + written.message() + "; " + std::to_string(events.size()) +
                              " access events may be lost or incomplete");
     return;
   }
@@ -265,8 +229,8 @@ bool AccessAuditor::drain_spool() {
   in.close();
   if (!malformed.empty()) {
     reject(malformed, "in " + spool_file_ + " are not JSON objects");
-    if (std::string failed = replace_lines(spool_file_, all); !failed.empty()) {
-      sdk::log_error(kLog, "cannot rewrite the spool file " + spool_file_ + ": " + failed);
+    if (auto rewritten = write_file_atomically(spool_file_, as_text(all)); !rewritten.ok()) {
+      sdk::log_error(kLog, "rewriting the spool file: " + rewritten.message());
     }
   }
   if (all.empty()) {
@@ -282,9 +246,9 @@ bool AccessAuditor::drain_spool() {
     if (!post(batch)) {
       // Rewrite what is left (this batch first) and try later.
       for (auto it = batch.rbegin(); it != batch.rend(); ++it) all.push_front(std::move(*it));
-      if (std::string failed = replace_lines(spool_file_, all); !failed.empty()) {
+      if (auto rewritten = write_file_atomically(spool_file_, as_text(all)); !rewritten.ok()) {
         // The old spool stays: the events sent just now will be sent again.
-        sdk::log_error(kLog, "cannot rewrite the spool file " + spool_file_ + ": " + failed +
+        sdk::log_error(kLog, "rewriting the spool file: " + rewritten.message() +
                                  "; events already delivered from it will be sent again");
       }
       return false;

@@ -14,6 +14,7 @@
 
 #include "backend/sdk/log.h"
 #include "fs/config.h"
+#include "fs/files.h"
 
 namespace leasefs::fs::volume {
 namespace {
@@ -66,42 +67,6 @@ std::string read_file(const std::string& path, bool& ok) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
-}
-
-// Writes `content` to `path` through a temporary file, fsync and rename, so a crash
-// leaves the old file or the new one, never half of one.
-sdk::Status write_file_atomically(const std::string& path, const std::string& content) {
-  std::string temp = path + ".tmp";
-  auto fail = [&](std::string_view step) {
-    std::string message = "cannot " + std::string(step) + " " + temp + ": " + std::strerror(errno);
-    ::unlink(temp.c_str());
-    return sdk::Status(sdk::Code::kUnavailable, std::move(message));
-  };
-  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return fail("create");
-  std::size_t done = 0;
-  while (done < content.size()) {
-    ssize_t n = ::write(fd, content.data() + done, content.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      ::close(fd);
-      return fail("write");
-    }
-    done += static_cast<std::size_t>(n);
-  }
-  if (::fsync(fd) != 0) {
-    ::close(fd);
-    return fail("fsync");
-  }
-  ::close(fd);
-  if (::rename(temp.c_str(), path.c_str()) != 0) return fail("rename");
-  std::string dir = std::filesystem::path(path).parent_path().string();
-  int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir_fd >= 0) {
-    ::fsync(dir_fd);
-    ::close(dir_fd);
-  }
-  return {};
 }
 
 std::string describe_options(const json& options) {
