@@ -42,9 +42,21 @@ void clear_host_bits(IpAddress& a, int prefix) {
 
 // inet_pton without the mapping to IPv4.
 std::optional<IpAddress> parse_raw(std::string_view text) {
-  if (text.empty() || text.size() > 64) return std::nullopt;
+  // inet_pton reads a C string: a NUL would end the address early and let whatever
+  // follows it through unread.
+  if (text.empty() || text.size() > 64 || text.find('\0') != std::string_view::npos) {
+    return std::nullopt;
+  }
   std::string s(text);
-  if (auto pct = s.find('%'); pct != std::string::npos) s.resize(pct);  // zone id
+  if (auto pct = s.find('%'); pct != std::string::npos) {
+    // A zone ("fe80::1%eth0") belongs to an IPv6 address and names an interface: not
+    // empty, and no '/' (which would start a prefix length) or spaces.
+    if (pct + 1 == s.size() || s.find(':') == std::string::npos ||
+        s.find_first_of("/ \t\r\n", pct) != std::string::npos) {
+      return std::nullopt;
+    }
+    s.resize(pct);
+  }
   IpAddress a;
   if (s.find(':') == std::string::npos) {
     if (inet_pton(AF_INET, s.c_str(), a.bytes.data()) != 1) return std::nullopt;

@@ -2,7 +2,7 @@
 #include "backend/sdk/duration.h"
 
 #include <charconv>
-#include <cmath>
+#include <cstdint>
 #include <limits>
 #include <nlohmann/json.hpp>
 
@@ -43,22 +43,44 @@ Result<Duration> parse_duration(std::string_view text) {
     return Duration(secs * kS);
   }
   if (text.empty()) return bad(text);
+  // Each number is digits with an optional fraction (".5", "5.", "1.5") and takes a
+  // unit. Integer arithmetic throughout, so the result is exact to the nanosecond (a
+  // fraction finer than that is cut off, as Go's time.ParseDuration does); the total
+  // must fit in 64-bit nanoseconds.
+  __extension__ typedef unsigned __int128 Wide;
+  constexpr auto kMax = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
+  constexpr std::uint64_t kMaxFractionScale = 1'000'000'000'000'000'000u;  // 18 digits
+  auto digit = [](char c) { return c >= '0' && c <= '9'; };
   std::string_view rest = text;
-  long double total = 0;
+  std::uint64_t total = 0;
   while (!rest.empty()) {
     std::size_t i = 0;
-    while (i < rest.size() && ((rest[i] >= '0' && rest[i] <= '9') || rest[i] == '.')) ++i;
-    if (i == 0) return bad(text);
-    std::string number(rest.substr(0, i));
-    if (number == "." || number.size() > 30 || number.find('.') != number.rfind('.')) {
-      return bad(text);
+    std::uint64_t whole = 0;
+    bool too_big = false;
+    for (; i < rest.size() && digit(rest[i]); ++i) {
+      const auto d = static_cast<std::uint64_t>(rest[i] - '0');
+      too_big = too_big || whole > (kMax - d) / 10;
+      if (!too_big) whole = whole * 10 + d;
     }
+    const std::size_t whole_digits = i;
+    std::uint64_t fraction = 0;
+    std::uint64_t fraction_scale = 1;
+    std::size_t fraction_digits = 0;
+    if (i < rest.size() && rest[i] == '.') {
+      for (++i; i < rest.size() && digit(rest[i]); ++i, ++fraction_digits) {
+        if (fraction_scale < kMaxFractionScale) {  // later digits are below a nanosecond
+          fraction = fraction * 10 + static_cast<std::uint64_t>(rest[i] - '0');
+          fraction_scale *= 10;
+        }
+      }
+    }
+    if (whole_digits == 0 && fraction_digits == 0) return bad(text);
     rest.remove_prefix(i);
     std::size_t j = 0;
-    while (j < rest.size() && !((rest[j] >= '0' && rest[j] <= '9') || rest[j] == '.')) ++j;
+    while (j < rest.size() && !digit(rest[j]) && rest[j] != '.') ++j;
     std::string_view unit = rest.substr(0, j);
     rest.remove_prefix(j);
-    std::int64_t scale = 0;
+    std::uint64_t scale = 0;
     if (unit == "ns") scale = kNs;
     else if (unit == "us" || unit == "\xC2\xB5s") scale = kUs;
     else if (unit == "ms") scale = kMs;
@@ -67,12 +89,11 @@ Result<Duration> parse_duration(std::string_view text) {
     else if (unit == "h") scale = kHour;
     else if (unit == "d") scale = kDay;
     else return bad(text);
-    total += std::stold(number) * static_cast<long double>(scale);
-    if (total > static_cast<long double>(std::numeric_limits<std::int64_t>::max())) {
-      return bad(text);
-    }
+    const Wide part = Wide{whole} * scale + Wide{fraction} * scale / fraction_scale;
+    if (too_big || part > kMax - total) return bad(text);
+    total += static_cast<std::uint64_t>(part);
   }
-  return Duration(static_cast<std::int64_t>(std::floor(total)));
+  return Duration(static_cast<std::int64_t>(total));
 }
 
 Result<Duration> duration_from_json(const nlohmann::json& value) {

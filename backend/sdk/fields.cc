@@ -44,7 +44,9 @@ Result<nlohmann::json> convert_field(const std::string& name, FieldType type,
       }
       if (v.is_number_float()) {
         double d = v.get<double>();
-        if (d != static_cast<double>(static_cast<std::int64_t>(d))) {
+        // Range first: converting a double outside int64 (1e300) is undefined.
+        if (!(d >= -0x1p63 && d < 0x1p63) ||
+            d != static_cast<double>(static_cast<std::int64_t>(d))) {
           return field_error(name, "want an integer");
         }
         return json(static_cast<std::int64_t>(d));

@@ -21,17 +21,13 @@
 #include "engines/pki/cert_util.h"
 #include "engines/ssh/openssh.h"
 #include "tests/fuzz/fuzz_target.h"
+#include "tests/fuzz/refusal.h"
 
 namespace {
 
 namespace pki = leasefs::engines::pki;
 namespace ssh = leasefs::engines::ssh;
 namespace sdk = leasefs::backend::sdk;
-
-void check_refusal(const sdk::Status& status) {
-  FUZZ_CHECK(status.code() == sdk::Code::kInvalidArgument);
-  FUZZ_CHECK(!status.message().empty());
-}
 
 void ssh_line(std::string_view line) {
   auto key = ssh::parse_public_key(line);

@@ -30,8 +30,31 @@ TEST(DurationTest, ParsesVaultForms) {
   EXPECT_EQ(duration_from_json(nlohmann::json("2h")).value(), hours(2));
 }
 
+// Exact to the nanosecond, as Go's time.ParseDuration: no floating-point rounding, and a
+// fraction finer than a nanosecond is cut off.
+TEST(DurationTest, ParsesExactlyToTheNanosecond) {
+  using std::chrono::nanoseconds;
+  EXPECT_EQ(parse_duration("1.000000101s").value(), nanoseconds(1'000'000'101));
+  EXPECT_EQ(parse_duration("3.123456789s").value(), nanoseconds(3'123'456'789));
+  EXPECT_EQ(parse_duration("0.3s").value(), milliseconds(300));
+  EXPECT_EQ(parse_duration("1.9999999999s").value(), nanoseconds(1'999'999'999));
+  EXPECT_EQ(parse_duration("0.0000000009s").value(), nanoseconds(0));
+  EXPECT_EQ(parse_duration("1.0000000000000000000000000001h").value(), hours(1));
+  EXPECT_EQ(parse_duration("5.s").value(), seconds(5));
+  EXPECT_EQ(parse_duration(".5m").value(), seconds(30));
+  // The largest duration there is, and one nanosecond more.
+  EXPECT_EQ(parse_duration("2562047h47m16.854775807s").value().count(), INT64_MAX);
+  EXPECT_FALSE(parse_duration("2562047h47m16.854775808s"));
+  EXPECT_EQ(parse_duration("9223372036854775807ns").value().count(), INT64_MAX);
+  EXPECT_FALSE(parse_duration("9223372036854775808ns"));
+  for (const char* text : {"1h2m3.000000004s", "1.5s", "999.999999ms", "768h0m0s"}) {
+    auto d = parse_duration(text).value();
+    EXPECT_EQ(parse_duration(format_duration(d)).value(), d) << text;
+  }
+}
+
 TEST(DurationTest, RejectsGarbageWithTheText) {
-  for (const char* bad : {"", "h", "1x", "-5s", "1..5s", "s1", "1h-2m", "1e3s",
+  for (const char* bad : {"", "h", "1x", "-5s", "1..5s", "s1", "1h-2m", "1e3s", ".s", "1.5", "1h30",
                           "99999999999999999999999999999999999h"}) {
     auto r = parse_duration(bad);
     ASSERT_FALSE(r) << bad;

@@ -57,6 +57,9 @@ TEST(FieldsTest, BadInputNamesTheField) {
     std::string field;
   } cases[] = {{json{{"count", "twelve"}}, "count"},
                {json{{"count", 1.5}}, "count"},
+               {json{{"count", 1e300}}, "count"},
+               {json{{"count", -9.3e18}}, "count"},
+               {json{{"count", 9223372036854775808.0}}, "count"},
                {json{{"enabled", "maybe"}}, "enabled"},
                {json{{"ttl", "forever"}}, "ttl"},
                {json{{"roles", json{{"a", 1}}}}, "roles"},

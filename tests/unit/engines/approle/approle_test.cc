@@ -857,6 +857,19 @@ TEST(CidrTest, ParsesAndMatches) {
                           "10.0.0.0/8/8", "1.2.3.4 "}) {
     EXPECT_FALSE(parse_cidr(bad)) << bad;
   }
+  // inet_pton stops at a NUL: the text after it must not slip through unread.
+  using namespace std::string_view_literals;
+  for (auto bad : {"10.0.0.1\0/0"sv, "10.0.0.1\0garbage"sv, "::1\0"sv}) {
+    EXPECT_FALSE(parse_cidr(bad)) << bad.substr(0, bad.find('\0'));
+    EXPECT_FALSE(parse_ip(bad)) << bad.substr(0, bad.find('\0'));
+    EXPECT_FALSE(parse_remote_address(bad)) << bad.substr(0, bad.find('\0'));
+  }
+  // A zone belongs to an IPv6 address and is not empty.
+  EXPECT_TRUE(parse_ip("fe80::1%eth0"));
+  for (const char* bad : {"10.0.0.1%eth0", "fe80::1%", "10.0.0.0%x/8", "fe80::1%a/b"}) {
+    EXPECT_FALSE(parse_ip(bad)) << bad;
+    EXPECT_FALSE(parse_cidr(bad)) << bad;
+  }
   EXPECT_TRUE(parse_remote_address("[::1]:8200"));
   EXPECT_TRUE(parse_remote_address("127.0.0.1:8200"));
   EXPECT_TRUE(parse_remote_address("fe80::1%eth0"));
