@@ -78,6 +78,31 @@ TEST_F(TokenStoreTest, DefaultTtlIsTheMountDefaultAndCapsWarn) {
   EXPECT_EQ(make(explicit_max, &root.entry).entry.ttl, minutes(30));
 }
 
+// A mount tuned to the longest max Vault takes (2562047h, ~292 years) and a token asking
+// for all of it: the token must work until the clock's end (2262), not wrap into the past.
+TEST_F(TokenStoreTest, TheLongestTtlEndsAtTheClocksEndNotInThePast) {
+  auto root = store_.create_root().value();
+  TokenCreate req;
+  req.policies = {"web"};
+  req.limits = {.default_lease_ttl = sdk::Duration::max(), .max_lease_ttl = sdk::Duration::max()};
+  req.ttl = sdk::Duration::max();
+  auto t = make(req, &root.entry);
+  ASSERT_TRUE(t.entry.expires());
+  EXPECT_EQ(t.entry.expire_time(), sdk::WallTime::max());
+  EXPECT_GT(t.entry.ttl, hours(24 * 365 * 200));
+  auto found = store_.lookup(t.token);
+  ASSERT_TRUE(found && found->has_value());
+  std::vector<std::string> warnings;
+  auto renewed = store_.renew(t.entry.id_hash, sdk::Duration::max(), req.limits, warnings);
+  ASSERT_TRUE(renewed) << renewed.error().message();
+  EXPECT_TRUE(store_.lookup(t.token)->has_value());
+  req.period = sdk::Duration::max();
+  req.explicit_max_ttl = sdk::Duration::max();
+  auto periodic = make(req, &root.entry);
+  EXPECT_EQ(periodic.entry.expire_time(), sdk::WallTime::max());
+  EXPECT_TRUE(store_.lookup(periodic.token)->has_value());
+}
+
 TEST_F(TokenStoreTest, RenewWithinTheMaxCountedFromCreation) {
   auto root = store_.create_root().value();
   TokenCreate req;
