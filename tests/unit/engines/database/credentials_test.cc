@@ -60,6 +60,29 @@ TEST(DatabaseCredentials, TemplateSubset) {
   EXPECT_TRUE(check_username_template("plain-{{.RoleName}}"));
 }
 
+// Chained replaces grow a name exponentially: six of these would make 40^6 bytes (4 GB)
+// from "token" when the role is written. Refused once the text passes 4096 bytes.
+TEST(DatabaseCredentials, TemplatesCannotGrowWithoutBound) {
+  const std::string forty(40, 't');
+  std::string templ = "{{.DisplayName";
+  for (int i = 0; i < 6; ++i) templ += " | replace \"t\" \"" + forty + "\"";
+  templ += "}}";
+  auto r = check_username_template(templ);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), sdk::Code::kInvalidArgument);
+  EXPECT_NE(r.error().message().find("longer than 4096 bytes"), std::string::npos)
+      << r.error().message();
+  // Many actions in a row are bounded the same way.
+  std::string many;
+  for (int i = 0; i < 5; ++i) many += "{{random 1024}}";
+  EXPECT_FALSE(check_username_template(many));
+  // Under the bound a long intermediate text is fine: the name is cut to 63 bytes.
+  sdk::SeededRandom random(3);
+  auto name = generate_username("{{random 1024 | replace \"a\" \"bb\"}}x", {}, random);
+  ASSERT_TRUE(name) << name.error().message();
+  EXPECT_EQ(name->size(), kMaxPostgresUsername);
+}
+
 TEST(DatabaseCredentials, PasswordsAreStrongAndDistinct) {
   sdk::SystemRandom& random = sdk::SystemRandom::instance();
   std::set<std::string> seen;
