@@ -1,7 +1,8 @@
 // Fuzzes the whole decoding path of the Vault API: request-target decoding, method
 // mapping, query and JSON body parsing, token extraction, routing, field conversion,
 // engine handlers and the envelope, on a live core (memory storage, unsealed, kv v2 at
-// secret/, kv v1 at kv1/, approle at auth/approle/). The input is
+// secret/, kv v1 at kv1/, approle at auth/approle/, pki at pki/, ssh at ssh/). The
+// input is
 //   METHOD "\n" TARGET "\n" (HEADER-NAME ":" VALUE "\n")* "\n" BODY
 // Whatever the bytes, the handler must answer with a complete HTTP response and never
 // crash, hang or trip a sanitizer.
@@ -45,11 +46,20 @@ World* world() {
     lf::core::MountEntry kv2{.path = "secret/", .type = "kv", .options = {{"version", "2"}}};
     lf::core::MountEntry kv1{.path = "kv1/", .type = "kv"};
     lf::core::MountEntry approle{.table = lf::core::MountTable::kAuth, .path = "approle/", .type = "approle"};
+    // The engines that parse the most client input (keys, CSRs, names, TTLs). Not the
+    // database engine: its config write connects to whatever address the input names.
+    lf::core::MountEntry pki{.path = "pki/", .type = "pki"};
+    lf::core::MountEntry ssh{.path = "ssh/", .type = "ssh"};
     if (!made->core->enable_mount(kv2) || !made->core->enable_mount(kv1) ||
-        !made->core->enable_mount(approle)) {
+        !made->core->enable_mount(approle) || !made->core->enable_mount(pki) ||
+        !made->core->enable_mount(ssh)) {
       std::abort();
     }
     made->handler = std::make_unique<lf::server::ApiHandler>(*made->core, "fuzz");
+    // Torn down at exit, before the statics it uses (the system clock, registered
+    // earlier): the expiration manager's thread, woken for a lease a pki/issue left,
+    // must not call a clock that is already destroyed.
+    std::atexit([] { delete world(); });
     return made;
   }();
   return w;
