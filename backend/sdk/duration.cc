@@ -116,16 +116,14 @@ Result<Duration> duration_from_json(const nlohmann::json& value) {
 }
 
 std::string format_duration(Duration d) {
-  std::int64_t ns = d.count();
-  if (ns == 0) return "0s";
-  std::string sign;
-  if (ns < 0) {
-    sign = "-";
-    ns = -ns;
-  }
-  auto frac = [](std::int64_t value, std::int64_t unit) {
+  if (d.count() == 0) return "0s";
+  // The magnitude as unsigned, so the most negative duration has one too.
+  const std::string sign = d.count() < 0 ? "-" : "";
+  const std::uint64_t ns = d.count() < 0 ? 0 - static_cast<std::uint64_t>(d.count())
+                                         : static_cast<std::uint64_t>(d.count());
+  auto frac = [](std::uint64_t value, std::uint64_t unit) {
     std::string s = std::to_string(value / unit);
-    std::int64_t rem = value % unit;
+    std::uint64_t rem = value % unit;
     if (rem != 0) {
       std::string digits = std::to_string(rem + unit).substr(1);  // zero-padded
       while (!digits.empty() && digits.back() == '0') digits.pop_back();
@@ -137,9 +135,9 @@ std::string format_duration(Duration d) {
   if (ns < kMs) return sign + frac(ns, kUs) + "\xC2\xB5s";
   if (ns < kS) return sign + frac(ns, kMs) + "ms";
   std::string out = sign;
-  std::int64_t hours = ns / kHour;
-  std::int64_t minutes = (ns % kHour) / kMin;
-  std::int64_t seconds_ns = ns % kMin;
+  const std::uint64_t hours = ns / kHour;
+  const std::uint64_t minutes = (ns % kHour) / kMin;
+  const std::uint64_t seconds_ns = ns % kMin;
   if (hours > 0) out += std::to_string(hours) + "h";
   if (hours > 0 || minutes > 0) out += std::to_string(minutes) + "m";
   out += frac(seconds_ns, kS) + "s";

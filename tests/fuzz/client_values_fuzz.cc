@@ -9,6 +9,7 @@
 //   3  hex and base64 text, and a UTF-8 check
 //   4  a request field: the next byte picks the type, the rest is JSON (or a string)
 //   5  a TTL calculation from 8-byte integers: limits, asked-for TTLs, start and now
+//   6  a duration as an 8-byte integer (any sign), printed
 // Whatever the bytes: no crash, no sanitizer report (signed overflow in time arithmetic
 // included); refusals are invalid_argument with a message; what is accepted keeps its
 // promises (a duration prints as text that parses back to the same duration, a block's
@@ -49,6 +50,20 @@ void duration_text(std::string_view text) {
   FUZZ_CHECK(again.has_value() && *again == *d);
   auto from_json = sdk::duration_from_json(json(std::string(text)));
   FUZZ_CHECK(from_json.has_value() && *from_json == *d);
+}
+
+void duration_printed(std::int64_t ns) {
+  const std::string shown = sdk::format_duration(sdk::Duration(ns));
+  FUZZ_CHECK(!shown.empty() && shown.back() == 's');
+  if (ns >= 0) {
+    auto again = sdk::parse_duration(shown);
+    FUZZ_CHECK(again.has_value() && again->count() == ns);
+  } else {
+    FUZZ_CHECK(shown.front() == '-');
+    if (ns != std::numeric_limits<std::int64_t>::min()) {
+      FUZZ_CHECK(shown.substr(1) == sdk::format_duration(sdk::Duration(-ns)));
+    }
+  }
 }
 
 void duration_json(std::string_view text) {
@@ -208,7 +223,7 @@ void ttl(std::string_view rest) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   const std::string_view rest(reinterpret_cast<const char*>(data) + 1, size - 1);
-  switch (data[0] % 6) {
+  switch (data[0] % 7) {
     case 0:
       duration_text(rest);
       break;
@@ -224,9 +239,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case 4:
       field(rest);
       break;
-    default:
+    case 5:
       ttl(rest);
       break;
+    default: {
+      std::string_view bytes = rest;
+      duration_printed(take_int(bytes));
+      break;
+    }
   }
   return 0;
 }

@@ -75,6 +75,9 @@ TEST(DurationTest, FormatsLikeGo) {
   EXPECT_EQ(format_duration(milliseconds(1500)), "1.5s");
   EXPECT_EQ(format_duration(milliseconds(250)), "250ms");
   EXPECT_EQ(format_duration(hours(1)), "1h0m0s");
+  EXPECT_EQ(format_duration(-seconds(90)), "-1m30s");
+  EXPECT_EQ(format_duration(Duration::max()), "2562047h47m16.854775807s");
+  EXPECT_EQ(format_duration(Duration::min()), "-2562047h47m16.854775808s");
 }
 
 }  // namespace
