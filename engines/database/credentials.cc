@@ -31,14 +31,20 @@ sdk::Result<std::string> random_from(sdk::Random& random, std::string_view alpha
 constexpr std::string_view kBase62 =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
-// The longest text a template may build, before the name is cut to the database's
-// limit. Without a bound, chained replaces (`replace "t" "tttt…" | replace "t" …`)
-// grow exponentially: one role write could take all the server's memory.
+// How much longer than its inputs (the display and role names) a template's text may
+// grow before the name is cut to the database's limit. Without a bound, chained
+// replaces (`replace "t" "tttt…" | replace "t" …`) grow exponentially: one config write
+// could take all the server's memory.
 constexpr std::size_t kMaxRenderedBytes = 4096;
+
+std::size_t render_limit(const UsernameInput& input) {
+  return kMaxRenderedBytes + input.display_name.size() + input.role_name.size();
+}
 
 std::unexpected<sdk::Status> too_long() {
   return sdk::invalid_argument("it makes a name longer than " +
-                               std::to_string(kMaxRenderedBytes) + " bytes");
+                               std::to_string(kMaxRenderedBytes) +
+                               " bytes plus the display and role names");
 }
 
 // One token of an action: a word or a "quoted string".
@@ -152,7 +158,8 @@ sdk::Result<std::string> evaluate(std::string_view action, const UsernameInput& 
       }
       for (auto pos = value.find(cmd[1].text); pos != std::string::npos;
            pos = value.find(cmd[1].text, pos + cmd[2].text.size())) {
-        if (value.size() - cmd[1].text.size() + cmd[2].text.size() > kMaxRenderedBytes) {
+        if (cmd[2].text.size() > cmd[1].text.size() &&
+            value.size() + (cmd[2].text.size() - cmd[1].text.size()) > render_limit(input)) {
           return too_long();
         }
         value.replace(pos, cmd[1].text.size(), cmd[2].text);
@@ -189,10 +196,10 @@ sdk::Result<std::string> render_template(std::string_view templ, const UsernameI
     auto value = evaluate(templ.substr(open + 2, close - open - 2), input, random);
     if (!value) return sdk::error(value.error());
     out += *value;
-    if (out.size() > kMaxRenderedBytes) return too_long();
+    if (out.size() > render_limit(input)) return too_long();
     i = close + 2;
   }
-  if (out.size() > kMaxRenderedBytes) return too_long();
+  if (out.size() > render_limit(input)) return too_long();
   return out;
 }
 

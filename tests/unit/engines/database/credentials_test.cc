@@ -70,7 +70,8 @@ TEST(DatabaseCredentials, TemplatesCannotGrowWithoutBound) {
   auto r = check_username_template(templ);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code(), sdk::Code::kInvalidArgument);
-  EXPECT_NE(r.error().message().find("longer than 4096 bytes"), std::string::npos)
+  EXPECT_NE(r.error().message().find("longer than 4096 bytes plus the display and role names"),
+            std::string::npos)
       << r.error().message();
   // Many actions in a row are bounded the same way.
   std::string many;
@@ -81,6 +82,12 @@ TEST(DatabaseCredentials, TemplatesCannotGrowWithoutBound) {
   auto name = generate_username("{{random 1024 | replace \"a\" \"bb\"}}x", {}, random);
   ASSERT_TRUE(name) << name.error().message();
   EXPECT_EQ(name->size(), kMaxPostgresUsername);
+  // The bound grows with the inputs: a long display name is still cut, not refused, and
+  // replaces that do not grow it are fine.
+  const UsernameInput long_names{.display_name = std::string(10000, 'd'), .role_name = "r"};
+  name = generate_username("{{.DisplayName | replace \"d\" \"e\"}}", long_names, random);
+  ASSERT_TRUE(name) << name.error().message();
+  EXPECT_EQ(*name, std::string(kMaxPostgresUsername, 'e'));
 }
 
 TEST(DatabaseCredentials, PasswordsAreStrongAndDistinct) {
