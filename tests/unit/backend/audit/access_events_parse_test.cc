@@ -83,6 +83,10 @@ TEST(AccessEventsParseTest, TakesTheCommonShapeAsTheTreeDoes) {
       batch(R"({"result":"allowed","time":9223372035.999})"),
       batch(R"({"result":"allowed","time":-0})"),
       batch(R"({"result":"allowed","time":1.5e9})"),
+      // Zero with an exponent: RapidJSON 1.1's exact conversion passed 0 to clz here.
+      batch(R"({"result":"allowed","time":0e111,"n":0.0e-5,"m":-0E+300})"),
+      batch(R"({"result":"allowed","time":1764324000.123456789123})"),
+      batch(R"({"result":"allowed","big":18446744073709551616,"neg":-9223372036854775809})"),
       batch(R"({"result":"allowed","time":null})"),
       batch(R"({"result":"allowed","time":"2026-11-28T15:24:54+02:00"})"),
       batch(R"({"result":"allowed","time":"2026-11-28t13:24:54.5z"})"),
