@@ -731,8 +731,8 @@ bool has_control_bytes(std::string_view text) {
 // cost of an access event on the server. Where the two could read a body differently
 // this handler declines it, so the tree parser (nlohmann) decides:
 //   - numbers: both call a non-negative integer unsigned, a negative one signed, and
-//     anything with a fraction, an exponent or beyond 64 bits a double (RapidJSON with
-//     full precision, like strtod);
+//     anything with a fraction, an exponent or beyond 64 bits a double (RawNumber
+//     converts them, rounding exactly like strtod);
 //   - strings and keys must be valid UTF-8 after unescaping: nlohmann refuses invalid
 //     bytes and unpaired surrogates (\udc00), RapidJSON 1.1 lets the latter through.
 class AccessEventsReader {
