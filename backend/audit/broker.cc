@@ -346,6 +346,26 @@ sdk::Result<void> Broker::log_response(const AuditRequest& request, const AuditR
   });
 }
 
+Broker::DeferredRequest Broker::defer_request(std::string_view error) const {
+  return DeferredRequest{.time = sdk::rfc3339(options_.clock->now()), .error = std::string(error)};
+}
+
+sdk::Result<void> Broker::log_exchange(const AuditRequest& request, const DeferredRequest& deferred,
+                                       const AuditResponse& response) {
+  if (!has_devices()) return {};
+  const std::string time = sdk::rfc3339(options_.clock->now());
+  return dispatch("request and its response", [&](const Device& d) {
+    const FormatOptions format = d.format();
+    RequestMembers members;
+    std::vector<std::string> bodies;
+    bodies.reserve(2);
+    bodies.push_back(
+        format_request_entry(request, deferred.error, deferred.time, format, &members));
+    bodies.push_back(format_response_entry(request, response, time, format, &members));
+    return bodies;
+  });
+}
+
 sdk::Result<void> Broker::log_access_events(std::span<const AccessEvent> events,
                                             const AccessReporter& reporter) {
   if (events.size() > kMaxAccessEventsPerBatch) {

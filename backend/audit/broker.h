@@ -18,6 +18,8 @@
 //            (allowed or not) call log_request(req, error) BEFORE the engine runs; on
 //            failure answer 500 without handling the request
 //   response: log_response(req, resp) with the SAME AuditRequest; on failure answer 500
+//   a request that changes nothing: defer_request(error) instead of log_request, then
+//            log_exchange(req, deferred, resp) for both entries; on failure answer 500
 //   sys/audit (GET) -> list(); sys/audit/:path (POST/PUT) -> enable(); (DELETE) -> disable()
 //   sys/audit-hash/:path {input} -> hash(path, input) -> {"hash": ...}
 //   POST sys/access-events -> try_parse_access_events(text) (no JSON tree; the HTTP
@@ -112,6 +114,23 @@ class Broker {
   sdk::Result<void> log_request(const AuditRequest& request, std::string_view error = {});
   // Records the response entry for `request` (pass the same AuditRequest). As above.
   sdk::Result<void> log_response(const AuditRequest& request, const AuditResponse& response);
+
+  // A request entry whose writing waits for the response: for a request that can change
+  // nothing (a refusal, a kv read), the two entries go out together, as consecutive
+  // lines in one write per device, once the response is known. What a client sees is
+  // unchanged — no answer unless a device recorded both, a 500 otherwise — and the log
+  // holds the same two entries; only the request entry reaches the file after the
+  // request ran instead of before. That saves a request its second write(2).
+  struct DeferredRequest {
+    std::string time{};   // when the request arrived (RFC 3339), the request entry's time
+    std::string error{};  // as log_request's `error`
+  };
+  // Stamps the request's time now (the broker's clock).
+  DeferredRequest defer_request(std::string_view error = {}) const;
+  // Records `request`'s request entry (as deferred) and then its response entry, on the
+  // devices enabled now. As log_request otherwise. Thread-safe.
+  sdk::Result<void> log_exchange(const AuditRequest& request, const DeferredRequest& deferred,
+                                 const AuditResponse& response);
   // Records one "access" entry per event, written consecutively on each device; succeeds
   // when a device recorded all of them. kInvalidArgument for more than
   // kMaxAccessEventsPerBatch events or oversized fields. As above otherwise.

@@ -564,6 +564,23 @@ sdk::Result<std::vector<std::string>> Core::capabilities(const auth::TokenEntry&
 
 // --- the pipeline ---------------------------------------------------------------------
 
+namespace {
+
+// True for a request that cannot change anything, so its request entry may wait to be
+// written with its response entry (log_exchange): a read or list of a kv mount (kv's
+// read paths write nothing) by a token without a use limit (using a limited token is a
+// storage write). Anything else writes its request entry before it runs.
+bool changes_nothing(const MountState& mount, const sdk::Request& sreq,
+                     const auth::TokenEntry* token) {
+  if (mount.entry.type != "kv") return false;
+  if (sreq.operation != sdk::Operation::kRead && sreq.operation != sdk::Operation::kList) {
+    return false;
+  }
+  return token == nullptr || token->num_uses == 0;
+}
+
+}  // namespace
+
 sdk::Result<CoreResponse> Core::handle(CoreRequest& request) {
   sdk::Result<CoreResponse> result = sdk::error(sdk::Code::kSealed, "Vault is sealed");
   {
@@ -618,7 +635,8 @@ sdk::Result<CoreResponse> Core::run_pipeline(CoreRequest& req, AuditTrail& trail
 
   // A refusal is audited like any request (Vault records denied requests too).
   auto deny = [&](const auth::TokenEntry* who) -> sdk::Result<CoreResponse> {
-    LEASEFS_TRY(audit_request(trail, req, sreq, *mount, who, false, "permission denied"));
+    // Nothing runs after a refusal: its two entries are written together.
+    LEASEFS_TRY(audit_request(trail, req, sreq, *mount, who, false, "permission denied", true));
     return permission_denied();
   };
 
@@ -672,8 +690,11 @@ sdk::Result<CoreResponse> Core::run_pipeline(CoreRequest& req, AuditTrail& trail
     trail.granting = std::move(decision.granting_policies);
     if (!decision.allowed) return deny(&*token);
   }
-  // Written before anything runs: a request no device recorded does not happen.
-  LEASEFS_TRY(audit_request(trail, req, sreq, *mount, token ? &*token : nullptr, true, {}));
+  // Written before anything runs: a request no device recorded does not happen. A
+  // request that cannot change anything may run first, its entry written with the
+  // response's: if no device records them, the client still gets no answer but a 500.
+  LEASEFS_TRY(audit_request(trail, req, sreq, *mount, token ? &*token : nullptr, true, {},
+                            changes_nothing(*mount, sreq, token ? &*token : nullptr)));
 
   bool last_use = false;
   if (token && token->num_uses > 0) {
@@ -836,7 +857,7 @@ json audit_data_of(const MountState& mount, const sdk::Request& sreq, bool allow
 sdk::Result<void> Core::audit_request(AuditTrail& trail, const CoreRequest& req,
                                       const sdk::Request& sreq, const MountState& mount,
                                       const auth::TokenEntry* token, bool allowed,
-                                      std::string_view error) {
+                                      std::string_view error, bool defer) {
   if (!audit_.has_devices()) return {};
   audit::AuditRequest a;
   a.id = req.id;
@@ -860,6 +881,11 @@ sdk::Result<void> Core::audit_request(AuditTrail& trail, const CoreRequest& req,
     a.client_token_accessor = token->accessor;
     a.auth = audit_auth_of(*token, req.client_token, *options_.clock);
     a.auth->policy_results = audit::PolicyResults{.allowed = allowed, .granting_policies = trail.granting};
+  }
+  if (defer) {
+    trail.deferred = audit_.defer_request(error);
+    trail.request = std::move(a);
+    return {};
   }
   if (auto logged = audit_.log_request(a, error); !logged) {
     sdk::log_error("audit", "no audit device recorded request " + req.id + ": " + logged.error().message());
@@ -888,9 +914,12 @@ sdk::Result<void> Core::audit_response(const AuditTrail& trail,
     r.warnings = result->warnings;
     if (result->auth.is_object()) r.auth = audit_auth_of(result->auth);
   }
-  if (auto logged = audit_.log_response(a, r); !logged) {
-    sdk::log_error("audit", "no audit device recorded the response to request " + a.id + ": " +
-                                logged.error().message());
+  auto logged =
+      trail.deferred ? audit_.log_exchange(a, *trail.deferred, r) : audit_.log_response(a, r);
+  if (!logged) {
+    const std::string what = trail.deferred ? "request " + a.id + " and its response"
+                                            : "the response to request " + a.id;
+    sdk::log_error("audit", "no audit device recorded " + what + ": " + logged.error().message());
     return sdk::error(sdk::Code::kInternal, "internal error");
   }
   return {};

@@ -259,6 +259,67 @@ TEST_F(ServerAuditTest, WithTheOnlyDeviceFailingRequestsGet500AndChangeNothing) 
   EXPECT_EQ(second.status, 500) << "enabling is a request no device recorded: " << second.describe();
 }
 
+// A kv read and a refusal change nothing, so their request entry is written together
+// with the response entry (one write); a request that changes something (here, using a
+// limited token) still writes its request entry before it runs. Either way, while the
+// only device fails, the client gets a 500 and no secret, and nothing happens.
+TEST_F(ServerAuditTest, WhileTheOnlyDeviceFailsReadsGiveNoSecretAndUseNothing) {
+  const std::filesystem::path sub = dir_ / "sub";
+  std::filesystem::create_directory(sub);
+  const std::string log = sub / "audit.log";
+  enable_file("file", log);
+  const std::string value = "the-value-a-failed-audit-must-not-give";
+  ASSERT_EQ(root("POST", "secret/data/app", {{"data", {{"password", value}}}}).status, 200);
+  ASSERT_EQ(root("PUT", "sys/policies/acl/reader",
+                 {{"policy", R"(path "secret/data/app" { capabilities = ["read"] })"}})
+                .status,
+            204);
+  Reply limited = root("POST", "auth/token/create", {{"policies", {"reader"}}, {"num_uses", 2}});
+  ASSERT_EQ(limited.status, 200) << limited.describe();
+  const std::string two_uses = limited.json["auth"]["client_token"];
+  Reply plain = root("POST", "auth/token/create", {{"policies", {"default"}}});
+  ASSERT_EQ(plain.status, 200) << plain.describe();
+  const std::string no_access = plain.json["auth"]["client_token"];
+
+  // The device's directory goes away: the file was deleted and cannot be made again.
+  std::filesystem::remove_all(sub);
+  Reply read = root("GET", "secret/data/app");
+  EXPECT_EQ(read.status, 500) << read.describe();
+  EXPECT_EQ(read.body.find(value), std::string::npos) << "a read no device recorded answered";
+  Reply refused = s_.api->call("GET", "secret/data/app", nullptr, no_access);
+  EXPECT_EQ(refused.status, 500) << refused.describe();
+  Reply used = s_.api->call("GET", "secret/data/app", nullptr, two_uses);
+  EXPECT_EQ(used.status, 500) << used.describe();
+  EXPECT_EQ(used.body.find(value), std::string::npos) << used.describe();
+
+  // Back: the failed read did not take one of the token's two uses.
+  std::filesystem::create_directory(sub);
+  for (int use = 1; use <= 2; ++use) {
+    Reply ok = s_.api->call("GET", "secret/data/app", nullptr, two_uses);
+    ASSERT_EQ(ok.status, 200) << "use " << use << ": " << ok.describe();
+    EXPECT_EQ(ok.json["data"]["data"]["password"], value);
+  }
+  EXPECT_EQ(s_.api->call("GET", "secret/data/app", nullptr, two_uses).status, 403);
+  Reply denied = s_.api->call("GET", "secret/data/app", nullptr, no_access);
+  EXPECT_EQ(denied.status, 403) << denied.describe();
+
+  // The new file holds every entry in pairs, each request right before its response
+  // (requests were sent one at a time), and the chain verifies across the gap.
+  const auto lines = lines_of(read_file(log));
+  ASSERT_EQ(lines.size() % 2, 0u) << read_file(log);
+  ASSERT_GE(lines.size(), 8u);
+  for (std::size_t i = 0; i < lines.size(); i += 2) {
+    json request = json::parse(lines[i].substr(lines[i].find('{')), nullptr, false);
+    json response = json::parse(lines[i + 1].substr(lines[i + 1].find('{')), nullptr, false);
+    EXPECT_EQ(request.value("type", ""), "request") << lines[i];
+    EXPECT_EQ(response.value("type", ""), "response") << lines[i + 1];
+    EXPECT_EQ(request["request"]["id"], response["request"]["id"]);
+    EXPECT_LE(request.value("time", ""), response.value("time", ""));
+  }
+  EXPECT_EQ(read_file(log).find(value), std::string::npos) << "secret value in the audit log";
+  EXPECT_TRUE(verifies(log)) << audit_verify(log).error();
+}
+
 TEST_F(ServerAuditTest, FailingDeviceNextToAWorkingOneDoesNotFailRequests) {
   const std::string log = dir_ / "audit.log";
   enable_file("file", log);

@@ -153,6 +153,51 @@ TEST_F(BrokerTest, FileDeviceWritesRequestThenResponseWithSameId) {
   EXPECT_EQ(verified->entries, 2u);
 }
 
+TEST_F(BrokerTest, DeferredRequestIsWrittenWithItsResponse) {
+  Broker broker(options());
+  const std::string path = dir_.file("audit.log");
+  ASSERT_TRUE(broker.enable(file_device(path)).has_value());
+  auto req = make_request(3);
+  const std::string arrived = sdk::rfc3339(clock_.now());
+  const Broker::DeferredRequest deferred = broker.defer_request("permission denied");
+  EXPECT_EQ(deferred.time, arrived);
+  EXPECT_EQ(read_file(path), "") << "a deferred request entry is not written on its own";
+  clock_.advance(std::chrono::milliseconds(250));
+  ASSERT_TRUE(broker.log_exchange(req, deferred, make_response()).has_value());
+
+  // The same two entries log_request and log_response write, with the request's own
+  // time and the error it met, linked in order.
+  auto es = entries(path);
+  ASSERT_EQ(es.size(), 2u);
+  EXPECT_EQ(es[0]["type"], "request");
+  EXPECT_EQ(es[0]["time"], arrived);
+  EXPECT_EQ(es[0]["error"], "permission denied");
+  EXPECT_EQ(es[0]["request"]["id"], "req-3");
+  EXPECT_EQ(es[0]["request"]["data"]["data"]["password"], *broker.hash("file/", kSecret));
+  EXPECT_EQ(es[1]["type"], "response");
+  EXPECT_EQ(es[1]["time"], sdk::rfc3339(clock_.now()));
+  EXPECT_EQ(es[1]["request"]["id"], "req-3");
+  EXPECT_EQ(es[1]["request"], es[0]["request"]);
+  EXPECT_EQ(es[1]["auth"], es[0]["auth"]);
+  EXPECT_EQ(es[1]["response"]["data"]["password"], *broker.hash("file/", kResponseSecret));
+  EXPECT_EQ(es[1]["prev_hash"], es[0]["hash"]);
+  auto verified = verify_log(path);
+  ASSERT_TRUE(verified.has_value()) << verified.error().message();
+  EXPECT_EQ(verified->entries, 2u);
+
+  // Nothing enabled: nothing to record, nothing fails.
+  Broker none(options());
+  EXPECT_TRUE(none.log_exchange(req, none.defer_request(), make_response()).has_value());
+  // The only device failing: the exchange fails, so the caller answers 500.
+  Broker full(options());
+  ASSERT_TRUE(full.enable(file_device("/dev/full", {}, "full")).has_value());
+  auto failed = full.log_exchange(req, full.defer_request(), make_response());
+  ASSERT_FALSE(failed.has_value());
+  EXPECT_EQ(failed.error().code(), sdk::Code::kInternal);
+  EXPECT_NE(failed.error().message().find("No space left"), std::string::npos)
+      << failed.error().message();
+}
+
 TEST_F(BrokerTest, ModeOptionIsApplied) {
   Broker broker(options());
   const std::string path = dir_.file("audit.log");
