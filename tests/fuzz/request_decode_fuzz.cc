@@ -1,8 +1,8 @@
 // Fuzzes the whole decoding path of the Vault API: request-target decoding, method
 // mapping, query and JSON body parsing, token extraction, routing, field conversion,
 // engine handlers and the envelope, on a live core (memory storage, unsealed, kv v2 at
-// secret/, kv v1 at kv1/, approle at auth/approle/, pki at pki/, ssh at ssh/). The
-// input is
+// secret/, kv v1 at kv1/, approle at auth/approle/, pki at pki/, ssh at ssh/; a
+// discarding audit device, so every request's audit entries are built). The input is
 //   METHOD "\n" TARGET "\n" (HEADER-NAME ":" VALUE "\n")* "\n" BODY
 // Whatever the bytes, the handler must answer with a complete HTTP response and never
 // crash, hang or trip a sanitizer.
@@ -55,6 +55,11 @@ World* world() {
         !made->core->enable_mount(ssh)) {
       std::abort();
     }
+    // Every request is audited, so each input's request and response entries are built
+    // too (formatted, HMAC'd and chained, then discarded).
+    lf::audit::DeviceSpec audit{
+        .path = "fuzz", .type = "file", .options = {{"file_path", "discard"}}};
+    if (!made->core->audit().enable(audit)) std::abort();
     made->handler = std::make_unique<lf::server::ApiHandler>(*made->core, "fuzz");
     // Torn down at exit, before the statics it uses (the system clock, registered
     // earlier): the expiration manager's thread, woken for a lease a pki/issue left,
