@@ -4,8 +4,7 @@
 // file device (fsync=interval, the default; and fsync=always), and with a discard
 // device (formatting, HMACs, chain and the writer hand-off, but no I/O), from 1 thread
 // and from N threads, in the same run; for the file device also with both entries in one
-// write, as for a request that changes nothing. Also times `audit verify` on the file
-// produced.
+// write, as for a refused request. Also times `audit verify` on the file produced.
 // Prints pairs/s, entries/s, CPU microseconds per entry, and the ratio against the
 // baseline. The target (kv reads with audit on >= 0.8x audit off) is measured
 // at the server; the per-entry CPU cost printed here is what decides it.
@@ -98,8 +97,8 @@ struct Result {
   double cpu_us_per_pair = 0;
 };
 
-// `together`: the two entries of a request that changes nothing (a kv read), written
-// in one go (defer_request + log_exchange) instead of one log call each.
+// `together`: the two entries written in one go (defer_request + log_exchange), as for
+// a refused request, instead of one log call each.
 Result run(audit::Broker& broker, double seconds, int threads, bool together = false) {
   std::atomic<long> pairs{0};
   std::atomic<bool> failed{false};

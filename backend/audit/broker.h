@@ -18,7 +18,7 @@
 //            (allowed or not) call log_request(req, error) BEFORE the engine runs; on
 //            failure answer 500 without handling the request
 //   response: log_response(req, resp) with the SAME AuditRequest; on failure answer 500
-//   a request that changes nothing: defer_request(error) instead of log_request, then
+//   a refusal (nothing is handled): defer_request(error) in place of log_request, then
 //            log_exchange(req, deferred, resp) for both entries; on failure answer 500
 //   sys/audit (GET) -> list(); sys/audit/:path (POST/PUT) -> enable(); (DELETE) -> disable()
 //   sys/audit-hash/:path {input} -> hash(path, input) -> {"hash": ...}
@@ -115,12 +115,12 @@ class Broker {
   // Records the response entry for `request` (pass the same AuditRequest). As above.
   sdk::Result<void> log_response(const AuditRequest& request, const AuditResponse& response);
 
-  // A request entry whose writing waits for the response: for a request that can change
-  // nothing (a refusal, a kv read), the two entries go out together, as consecutive
-  // lines in one write per device, once the response is known. What a client sees is
-  // unchanged — no answer unless a device recorded both, a 500 otherwise — and the log
-  // holds the same two entries; only the request entry reaches the file after the
-  // request ran instead of before. That saves a request its second write(2).
+  // A request entry whose writing waits for the response, for a request that is refused
+  // (the ACL said no, so nothing is handled): the two entries go out together, as
+  // consecutive lines in one write per device. What a client sees is unchanged — no
+  // answer unless a device recorded both, a 500 otherwise — and the log holds the same
+  // two entries. That saves a refusal its second write(2). A request that is handled
+  // keeps log_request before it runs.
   struct DeferredRequest {
     std::string time{};   // when the request arrived (RFC 3339), the request entry's time
     std::string error{};  // as log_request's `error`

@@ -564,23 +564,6 @@ sdk::Result<std::vector<std::string>> Core::capabilities(const auth::TokenEntry&
 
 // --- the pipeline ---------------------------------------------------------------------
 
-namespace {
-
-// True for a request that cannot change anything, so its request entry may wait to be
-// written with its response entry (log_exchange): a read or list of a kv mount (kv's
-// read paths write nothing) by a token without a use limit (using a limited token is a
-// storage write). Anything else writes its request entry before it runs.
-bool changes_nothing(const MountState& mount, const sdk::Request& sreq,
-                     const auth::TokenEntry* token) {
-  if (mount.entry.type != "kv") return false;
-  if (sreq.operation != sdk::Operation::kRead && sreq.operation != sdk::Operation::kList) {
-    return false;
-  }
-  return token == nullptr || token->num_uses == 0;
-}
-
-}  // namespace
-
 sdk::Result<CoreResponse> Core::handle(CoreRequest& request) {
   sdk::Result<CoreResponse> result = sdk::error(sdk::Code::kSealed, "Vault is sealed");
   {
@@ -635,7 +618,8 @@ sdk::Result<CoreResponse> Core::run_pipeline(CoreRequest& req, AuditTrail& trail
 
   // A refusal is audited like any request (Vault records denied requests too).
   auto deny = [&](const auth::TokenEntry* who) -> sdk::Result<CoreResponse> {
-    // Nothing runs after a refusal: its two entries are written together.
+    // Nothing is handled after a refusal, so its request entry waits for the response
+    // entry and both are written together (one write instead of two).
     LEASEFS_TRY(audit_request(trail, req, sreq, *mount, who, false, "permission denied", true));
     return permission_denied();
   };
@@ -690,11 +674,8 @@ sdk::Result<CoreResponse> Core::run_pipeline(CoreRequest& req, AuditTrail& trail
     trail.granting = std::move(decision.granting_policies);
     if (!decision.allowed) return deny(&*token);
   }
-  // Written before anything runs: a request no device recorded does not happen. A
-  // request that cannot change anything may run first, its entry written with the
-  // response's: if no device records them, the client still gets no answer but a 500.
-  LEASEFS_TRY(audit_request(trail, req, sreq, *mount, token ? &*token : nullptr, true, {},
-                            changes_nothing(*mount, sreq, token ? &*token : nullptr)));
+  // Written before anything runs: a request no device recorded does not happen.
+  LEASEFS_TRY(audit_request(trail, req, sreq, *mount, token ? &*token : nullptr, true, {}, false));
 
   bool last_use = false;
   if (token && token->num_uses > 0) {

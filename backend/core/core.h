@@ -184,14 +184,14 @@ class Core {
   struct AuditTrail {
     std::optional<audit::AuditRequest> request{};
     // Set when the request entry waits to be written with the response entry (a
-    // request that changes nothing: broker.h's log_exchange).
+    // refusal: broker.h's log_exchange).
     std::optional<audit::Broker::DeferredRequest> deferred{};
     std::vector<std::string> granting{};  // policies that granted the operation
   };
   sdk::Result<CoreResponse> run_pipeline(CoreRequest& request, AuditTrail& trail);
   // Writes the request entry (when a device is enabled); an error means no device
-  // recorded it and the request must not run. With `defer` (a request that changes
-  // nothing) the entry is only prepared, and written with the response entry.
+  // recorded it and the request must not run. With `defer` (a refusal: nothing runs)
+  // the entry is only prepared, and written with the response entry.
   sdk::Result<void> audit_request(AuditTrail& trail, const CoreRequest& request,
                                   const sdk::Request& engine_request, const MountState& mount,
                                   const auth::TokenEntry* token, bool allowed,

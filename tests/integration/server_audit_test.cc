@@ -259,10 +259,10 @@ TEST_F(ServerAuditTest, WithTheOnlyDeviceFailingRequestsGet500AndChangeNothing) 
   EXPECT_EQ(second.status, 500) << "enabling is a request no device recorded: " << second.describe();
 }
 
-// A kv read and a refusal change nothing, so their request entry is written together
-// with the response entry (one write); a request that changes something (here, using a
-// limited token) still writes its request entry before it runs. Either way, while the
-// only device fails, the client gets a 500 and no secret, and nothing happens.
+// A request's entry is written before it runs, except a refusal's, written together
+// with its response entry (nothing runs). Either way, while the only device fails, the
+// client gets a 500 and no secret, and nothing happens: not even a use of a limited
+// token.
 TEST_F(ServerAuditTest, WhileTheOnlyDeviceFailsReadsGiveNoSecretAndUseNothing) {
   const std::filesystem::path sub = dir_ / "sub";
   std::filesystem::create_directory(sub);
