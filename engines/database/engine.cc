@@ -234,11 +234,7 @@ void Engine::close_all() {
 }
 
 sdk::Handler bind_handler(const std::shared_ptr<Engine>& engine, EngineHandler handler) {
-  return [engine, handler = std::move(handler)](
-             sdk::Request& request, const sdk::FieldData& fields) -> sdk::Result<sdk::Response> {
-    LEASEFS_TRY(engine->fill_context(request));
-    return handler(*engine, request, fields);
-  };
+  return sdk::bind_engine_handler(engine, std::move(handler));
 }
 
 sdk::Result<sdk::Response> list_response(std::vector<std::string> keys) {

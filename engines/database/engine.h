@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "backend/sdk/backend.h"
+#include "backend/sdk/engine_paths.h"
 #include "backend/sdk/secure_buffer.h"
 #include "engines/database/postgresql.h"
 
@@ -112,8 +113,7 @@ class Engine {
   std::map<std::string, std::shared_ptr<PgPool>> pools_;
 };
 
-using EngineHandler =
-    std::function<sdk::Result<sdk::Response>(Engine&, sdk::Request&, const sdk::FieldData&)>;
+using EngineHandler = sdk::EngineHandler<Engine>;
 // Wraps a handler so that it runs with the request's context filled in.
 sdk::Handler bind_handler(const std::shared_ptr<Engine>& engine, EngineHandler handler);
 

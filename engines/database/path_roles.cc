@@ -3,6 +3,7 @@
 // and keeps the others, as Vault's does.
 // Statements may use {{name}}, {{password}} and {{expiration}}; the engine escapes the
 // values with libpq, so names are never spliced in as raw text.
+#include "backend/sdk/engine_paths.h"
 #include "engines/database/engine.h"
 
 namespace leasefs::engines::database {
@@ -103,26 +104,13 @@ sdk::Result<sdk::Response> list_roles(Engine&, sdk::Request& request, const sdk:
 }  // namespace
 
 std::vector<sdk::PathSpec> role_paths(const std::shared_ptr<Engine>& engine) {
-  std::vector<sdk::PathSpec> paths;
-  paths.push_back({.pattern = "roles",
-                   .fields = {},
-                   .operations = {{sdk::Operation::kList, bind_handler(engine, list_roles)}},
-                   .existence = {},
-                   .synopsis = "List the roles."});
-  auto write = bind_handler(engine, write_role);
-  paths.push_back(
-      {.pattern = "roles/{name}",
-       .fields = role_fields(),
-       .operations = {{sdk::Operation::kRead, bind_handler(engine, read_role)},
-                      {sdk::Operation::kCreate, write},
-                      {sdk::Operation::kUpdate, write},
-                      {sdk::Operation::kDelete, bind_handler(engine, delete_role)}},
-       .existence = [engine](sdk::Request& request, const sdk::FieldData& f) -> sdk::Result<bool> {
-         LEASEFS_TRY(engine->fill_context(request));
-         return role_exists(*engine, request, f);
-       },
-       .synopsis = "Manage the roles credentials are created for."});
-  return paths;
+  return sdk::role_paths<Engine>(engine,
+                                 {.list = list_roles,
+                                  .read = read_role,
+                                  .write = write_role,
+                                  .remove = delete_role,
+                                  .exists = role_exists},
+                                 role_fields(), "Manage the roles credentials are created for.");
 }
 
 }  // namespace leasefs::engines::database

@@ -205,11 +205,7 @@ std::string Engine::mount_point(const sdk::Request& request) const {
 }
 
 sdk::Handler bind_handler(const std::shared_ptr<Engine>& engine, EngineHandler handler) {
-  return [engine, handler = std::move(handler)](
-             sdk::Request& request, const sdk::FieldData& fields) -> sdk::Result<sdk::Response> {
-    LEASEFS_TRY(engine->fill_context(request));
-    return handler(*engine, request, fields);
-  };
+  return sdk::bind_engine_handler(engine, std::move(handler));
 }
 
 sdk::Result<sdk::Response> list_response(std::vector<std::string> keys) {

@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "backend/sdk/backend.h"
+#include "backend/sdk/engine_paths.h"
 #include "engines/pki/cert_util.h"
 #include "engines/pki/role.h"
 
@@ -117,8 +118,7 @@ class Engine {
   std::mutex crl_mu_;
 };
 
-using EngineHandler =
-    std::function<sdk::Result<sdk::Response>(Engine&, sdk::Request&, const sdk::FieldData&)>;
+using EngineHandler = sdk::EngineHandler<Engine>;
 // Wraps a handler so that it runs with the request's context filled in.
 sdk::Handler bind_handler(const std::shared_ptr<Engine>& engine, EngineHandler handler);
 

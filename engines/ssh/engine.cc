@@ -154,11 +154,7 @@ sdk::Result<std::optional<SshRole>> Engine::read_role(sdk::Storage& storage,
 }
 
 sdk::Handler bind_handler(const std::shared_ptr<Engine>& engine, EngineHandler handler) {
-  return [engine, handler = std::move(handler)](
-             sdk::Request& request, const sdk::FieldData& fields) -> sdk::Result<sdk::Response> {
-    LEASEFS_TRY(engine->fill_context(request));
-    return handler(*engine, request, fields);
-  };
+  return sdk::bind_engine_handler(engine, std::move(handler));
 }
 
 }  // namespace leasefs::engines::ssh

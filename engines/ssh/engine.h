@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "backend/sdk/backend.h"
+#include "backend/sdk/engine_paths.h"
 #include "engines/ssh/openssh.h"
 
 namespace leasefs::engines::ssh {
@@ -85,8 +86,7 @@ class Engine {
   std::shared_ptr<const Ca> ca_;
 };
 
-using EngineHandler =
-    std::function<sdk::Result<sdk::Response>(Engine&, sdk::Request&, const sdk::FieldData&)>;
+using EngineHandler = sdk::EngineHandler<Engine>;
 sdk::Handler bind_handler(const std::shared_ptr<Engine>& engine, EngineHandler handler);
 
 std::vector<sdk::PathSpec> ca_paths(const std::shared_ptr<Engine>& engine);    // path_ca.cc
