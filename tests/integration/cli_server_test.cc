@@ -16,101 +16,13 @@
 #include <sys/stat.h>
 
 #include "tests/integration/cli_test_server.h"
+#include "tests/integration/cli_test_support.h"
 #include "tests/support/process.h"
 
 namespace leasefs::testing {
 namespace {
 
 using nlohmann::json;
-
-// Sets (or, with nullopt, unsets) an environment variable for one scope. The CLI
-// children inherit the test's environment, so this is how a test picks their
-// LEASEFS_* and VAULT_* settings.
-class ScopedEnv {
- public:
-  ScopedEnv(std::string name, const std::optional<std::string>& value) : name_(std::move(name)) {
-    if (const char* old = std::getenv(name_.c_str())) old_ = old;
-    if (value) {
-      setenv(name_.c_str(), value->c_str(), 1);
-    } else {
-      unsetenv(name_.c_str());
-    }
-  }
-  ~ScopedEnv() {
-    if (old_) {
-      setenv(name_.c_str(), old_->c_str(), 1);
-    } else {
-      unsetenv(name_.c_str());
-    }
-  }
-  ScopedEnv(const ScopedEnv&) = delete;
-  ScopedEnv& operator=(const ScopedEnv&) = delete;
-
- private:
-  std::string name_;
-  std::optional<std::string> old_;
-};
-
-// Every variable the CLI reads, cleared so the developer's own settings cannot leak in.
-const std::vector<std::string> kClientVariables = {
-    "LEASEFS_ADDR",           "LEASEFS_TOKEN",        "LEASEFS_CACERT", "LEASEFS_SKIP_VERIFY",
-    "LEASEFS_CLIENT_TIMEOUT", "VAULT_ADDR",           "VAULT_TOKEN",    "VAULT_CACERT",
-    "VAULT_SKIP_VERIFY",      "VAULT_CLIENT_TIMEOUT", "VAULT_FORMAT"};
-
-std::string random_hex(std::size_t bytes) {
-  std::random_device rd;
-  std::string out;
-  static constexpr char kHex[] = "0123456789abcdef";
-  for (std::size_t i = 0; i < bytes; ++i) {
-    auto b = static_cast<unsigned>(rd()) & 0xFF;
-    out.push_back(kHex[b >> 4]);
-    out.push_back(kHex[b & 0xF]);
-  }
-  return out;
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-json parse(const std::string& text) {
-  return json::parse(text, nullptr, /*allow_exceptions=*/false);
-}
-
-bool has(const std::string& text, const std::string& pattern) {
-  return std::regex_search(text, std::regex(pattern));
-}
-
-// Exactly one line on stderr, starting with "leasefs: ".
-bool one_line_error(const ProcessResult& r) {
-  return r.err.starts_with("leasefs: ") && r.err.ends_with("\n") &&
-         r.err.find('\n') == r.err.size() - 1;
-}
-
-ProcessResult leasefs(const std::vector<std::string>& args, const std::string& input = "") {
-  std::vector<std::string> argv = {leasefs_binary()};
-  argv.insert(argv.end(), args.begin(), args.end());
-  return run_process(argv, input, std::chrono::seconds(20));
-}
-
-// A clean client environment and a home directory of the test's own, so that the
-// token helper file (~/.leasefs-token) is the test's and never the developer's.
-class ClientEnvironment {
- protected:
-  ClientEnvironment() {
-    for (const auto& name : kClientVariables)
-      cleared_.push_back(std::make_unique<ScopedEnv>(name, std::nullopt));
-    mkdir(home_.c_str(), 0700);
-    cleared_.push_back(std::make_unique<ScopedEnv>("HOME", home_));
-  }
-
-  TempDir dir_;
-  std::string home_ = dir_ / "home";
-  std::vector<std::unique_ptr<ScopedEnv>> cleared_;
-};
 
 // A dev server with a random root token; the CLI sees its address and the token.
 class DevServerTest : public ::testing::Test, protected ClientEnvironment {
@@ -142,9 +54,6 @@ class DevServerTest : public ::testing::Test, protected ClientEnvironment {
   std::unique_ptr<CliTestServer> server_;
   std::unique_ptr<ScopedEnv> addr_, token_;
 };
-
-#define EXPECT_EXIT_CODE(r, code) EXPECT_EQ((r).exit_code, code) << "stderr: " << (r).err
-#define ASSERT_EXIT_CODE(r, code) ASSERT_EQ((r).exit_code, code) << "stderr: " << (r).err
 
 TEST_F(DevServerTest, KvV2PutGetVersionsDeleteUndeleteDestroyMetadata) {
   auto put = leasefs({"kv", "put", "secret/app", "user=alice", "pass=one"});
