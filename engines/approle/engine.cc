@@ -9,53 +9,20 @@
 
 #include "backend/sdk/encoding.h"
 #include "backend/sdk/random.h"
+#include "backend/sdk/stored_json.h"
 
 namespace leasefs::engines::approle {
 namespace {
 
 using nlohmann::json;
+using sdk::get_bool;
+using sdk::get_int;
+using sdk::get_string;
+using sdk::get_string_map;
+using sdk::get_strings;
 
 constexpr std::string_view kSaltKey = "salt";
 constexpr std::size_t kSaltBytes = 32;
-
-// Tolerant readers of stored JSON: a missing or mistyped member gives the default.
-std::string get_string(const json& j, const char* key) {
-  auto it = j.find(key);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
-std::int64_t get_int(const json& j, const char* key) {
-  auto it = j.find(key);
-  if (it == j.end()) return 0;
-  if (it->is_number_integer()) return it->get<std::int64_t>();
-  if (it->is_number_unsigned()) return static_cast<std::int64_t>(it->get<std::uint64_t>());
-  return 0;
-}
-
-bool get_bool(const json& j, const char* key, bool fallback) {
-  auto it = j.find(key);
-  return it != j.end() && it->is_boolean() ? it->get<bool>() : fallback;
-}
-
-std::vector<std::string> get_strings(const json& j, const char* key) {
-  std::vector<std::string> out;
-  auto it = j.find(key);
-  if (it == j.end() || !it->is_array()) return out;
-  for (const auto& v : *it) {
-    if (v.is_string()) out.push_back(v.get<std::string>());
-  }
-  return out;
-}
-
-std::map<std::string, std::string> get_string_map(const json& j, const char* key) {
-  std::map<std::string, std::string> out;
-  auto it = j.find(key);
-  if (it == j.end() || !it->is_object()) return out;
-  for (const auto& [k, v] : it->items()) {
-    if (v.is_string()) out[k] = v.get<std::string>();
-  }
-  return out;
-}
 
 std::int64_t to_nanos(sdk::WallTime t) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
@@ -64,15 +31,6 @@ std::int64_t to_nanos(sdk::WallTime t) {
 sdk::WallTime from_nanos(std::int64_t ns) {
   return sdk::WallTime(
       std::chrono::duration_cast<sdk::WallTime::duration>(std::chrono::nanoseconds(ns)));
-}
-
-sdk::Result<json> parse_object(std::string_view key, std::string_view value) {
-  auto j = json::parse(value, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) {
-    return sdk::error(sdk::Code::kDataLoss,
-                      "approle: stored value at \"" + std::string(key) + "\" is not valid");
-  }
-  return j;
 }
 
 bool is_word_char(char c) {
@@ -133,7 +91,7 @@ std::string encode_role(const Role& role) {
 }
 
 sdk::Result<Role> decode_role(std::string_view name, std::string_view value) {
-  auto j = parse_object(role_key(name), value);
+  auto j = sdk::parse_stored_object("approle", role_key(name), value);
   if (!j) return sdk::error(j.error());
   Role r;
   r.name = std::string(name);
@@ -180,7 +138,7 @@ std::string encode_secret_id(const SecretIdEntry& e) {
 }
 
 sdk::Result<SecretIdEntry> decode_secret_id(std::string_view key, std::string_view value) {
-  auto j = parse_object(key, value);
+  auto j = sdk::parse_stored_object("approle", key, value);
   if (!j) return sdk::error(j.error());
   SecretIdEntry e;
   e.secret_id_hmac = get_string(*j, "secret_id_hmac");
@@ -330,7 +288,7 @@ sdk::Result<std::optional<Role>> Engine::role_by_role_id(sdk::Request& request,
   auto stored = request.storage->get(role_id_key(*h));
   if (!stored) return sdk::error(stored.error());
   if (!stored->has_value()) return std::optional<Role>();
-  auto index = parse_object(role_id_key(*h), **stored);
+  auto index = sdk::parse_stored_object("approle", role_id_key(*h), **stored);
   if (!index) return sdk::error(index.error());
   std::string name = get_string(*index, "name");
   if (name.empty()) return std::optional<Role>();
@@ -357,7 +315,7 @@ sdk::Result<void> Engine::store_role(sdk::Request& request, const Role& role,
   auto existing = request.storage->get(role_id_key(*id_hash));
   if (!existing) return sdk::error(existing.error());
   if (existing->has_value()) {
-    auto index = parse_object(role_id_key(*id_hash), **existing);
+    auto index = sdk::parse_stored_object("approle", role_id_key(*id_hash), **existing);
     if (!index) return sdk::error(index.error());
     if (get_string(*index, "name") != role.name) {
       return sdk::invalid_argument("role_id already in use");

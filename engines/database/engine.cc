@@ -4,45 +4,16 @@
 #include <cctype>
 
 #include "backend/sdk/duration.h"
+#include "backend/sdk/stored_json.h"
 
 namespace leasefs::engines::database {
 namespace {
 
 using nlohmann::json;
-
-sdk::Result<json> parse_object(std::string_view key, std::string_view text) {
-  auto j = json::parse(text, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) {
-    return sdk::error(sdk::Code::kDataLoss,
-                      "database: stored value at \"" + std::string(key) + "\" is not valid");
-  }
-  return j;
-}
-
-std::string get_string(const json& j, const char* key) {
-  auto it = j.find(key);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
-std::vector<std::string> get_strings(const json& j, const char* key) {
-  std::vector<std::string> out;
-  auto it = j.find(key);
-  if (it == j.end() || !it->is_array()) return out;
-  for (const auto& v : *it) {
-    if (v.is_string()) out.push_back(v.get<std::string>());
-  }
-  return out;
-}
-
-std::int64_t get_int(const json& j, const char* key, std::int64_t fallback) {
-  auto it = j.find(key);
-  return it != j.end() && it->is_number_integer() ? it->get<std::int64_t>() : fallback;
-}
-
-bool get_bool(const json& j, const char* key, bool fallback) {
-  auto it = j.find(key);
-  return it != j.end() && it->is_boolean() ? it->get<bool>() : fallback;
-}
+using sdk::get_bool;
+using sdk::get_int;
+using sdk::get_string;
+using sdk::get_strings;
 
 bool word_char(char c) {
   return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_';
@@ -68,7 +39,7 @@ std::string encode_config(const DbConfig& c) {
 }
 
 sdk::Result<DbConfig> decode_config(std::string_view key, std::string_view text) {
-  auto j = parse_object(key, text);
+  auto j = sdk::parse_stored_object("database", key, text);
   if (!j) return sdk::error(j.error());
   DbConfig c;
   c.plugin_name = get_string(*j, "plugin_name");
@@ -116,7 +87,7 @@ std::string encode_role(const DbRole& r) {
 }
 
 sdk::Result<DbRole> decode_role(std::string_view key, std::string_view text) {
-  auto j = parse_object(key, text);
+  auto j = sdk::parse_stored_object("database", key, text);
   if (!j) return sdk::error(j.error());
   DbRole r;
   r.db_name = get_string(*j, "db_name");

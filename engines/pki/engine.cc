@@ -4,35 +4,14 @@
 #include <algorithm>
 
 #include "backend/sdk/random.h"
+#include "backend/sdk/stored_json.h"
 
 namespace leasefs::engines::pki {
 namespace {
 
 using nlohmann::json;
-
-sdk::Result<json> parse_object(std::string_view key, std::string_view value) {
-  auto j = json::parse(value, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) {
-    return sdk::error(sdk::Code::kDataLoss,
-                      "pki: stored value at \"" + std::string(key) + "\" is not valid");
-  }
-  return j;
-}
-
-std::string get_string(const json& j, const char* key) {
-  auto it = j.find(key);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
-std::vector<std::string> get_strings(const json& j, const char* key) {
-  std::vector<std::string> out;
-  auto it = j.find(key);
-  if (it == j.end() || !it->is_array()) return out;
-  for (const auto& v : *it) {
-    if (v.is_string()) out.push_back(v.get<std::string>());
-  }
-  return out;
-}
+using sdk::get_string;
+using sdk::get_strings;
 
 std::string hyphen_hex(const std::vector<std::uint8_t>& serial) {
   std::string s = colon_hex(serial);
@@ -65,7 +44,7 @@ sdk::Result<std::optional<CaBundle>> load_ca(sdk::Storage& storage, bool with_ke
   if (!info->has_value()) {
     return sdk::error(sdk::Code::kDataLoss, "pki: the CA has a certificate but no ca/info");
   }
-  auto info_json = parse_object(kCaInfoKey, **info);
+  auto info_json = sdk::parse_stored_object("pki", kCaInfoKey, **info);
   if (!info_json) return sdk::error(info_json.error());
 
   CaBundle ca;
@@ -127,7 +106,7 @@ sdk::Result<Urls> load_urls(sdk::Storage& storage) {
   if (!value) return sdk::error(value.error());
   Urls urls;
   if (!value->has_value()) return urls;
-  auto j = parse_object(kUrlsKey, **value);
+  auto j = sdk::parse_stored_object("pki", kUrlsKey, **value);
   if (!j) return sdk::error(j.error());
   urls.issuing_certificates = get_strings(*j, "issuing_certificates");
   urls.crl_distribution_points = get_strings(*j, "crl_distribution_points");
@@ -146,7 +125,7 @@ sdk::Result<CrlConfig> load_crl_config(sdk::Storage& storage) {
   if (!value) return sdk::error(value.error());
   CrlConfig config;
   if (!value->has_value()) return config;
-  auto j = parse_object(kCrlConfigKey, **value);
+  auto j = sdk::parse_stored_object("pki", kCrlConfigKey, **value);
   if (!j) return sdk::error(j.error());
   if (auto it = j->find("expiry_seconds"); it != j->end() && it->is_number_integer()) {
     config.expiry = std::chrono::seconds(it->get<std::int64_t>());

@@ -5,10 +5,14 @@
 #include <cctype>
 #include <set>
 
+#include "backend/sdk/stored_json.h"
+
 namespace leasefs::engines::pki {
 namespace {
 
 using nlohmann::json;
+using sdk::get_bool;
+using sdk::get_strings;
 
 std::int64_t seconds_of(sdk::Duration d) {
   return std::chrono::duration_cast<std::chrono::seconds>(d).count();
@@ -18,22 +22,6 @@ sdk::Duration get_seconds(const json& j, const char* key, sdk::Duration fallback
   auto it = j.find(key);
   if (it == j.end() || !it->is_number_integer()) return fallback;
   return std::chrono::seconds(it->get<std::int64_t>());
-}
-
-bool get_bool(const json& j, const char* key, bool fallback) {
-  auto it = j.find(key);
-  return it != j.end() && it->is_boolean() ? it->get<bool>() : fallback;
-}
-
-std::vector<std::string> get_strings(const json& j, const char* key,
-                                     const std::vector<std::string>& fallback) {
-  auto it = j.find(key);
-  if (it == j.end() || !it->is_array()) return fallback;
-  std::vector<std::string> out;
-  for (const auto& v : *it) {
-    if (v.is_string()) out.push_back(v.get<std::string>());
-  }
-  return out;
 }
 
 std::string lower(std::string_view s) {

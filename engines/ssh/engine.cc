@@ -5,36 +5,16 @@
 #include <mutex>
 
 #include "backend/sdk/duration.h"
+#include "backend/sdk/stored_json.h"
 
 namespace leasefs::engines::ssh {
 namespace {
 
 using nlohmann::json;
-
-std::string get_string(const json& j, const char* key, std::string fallback = {}) {
-  auto it = j.find(key);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : fallback;
-}
-
-bool get_bool(const json& j, const char* key) {
-  auto it = j.find(key);
-  return it != j.end() && it->is_boolean() && it->get<bool>();
-}
-
-std::int64_t get_int(const json& j, const char* key, std::int64_t fallback) {
-  auto it = j.find(key);
-  return it != j.end() && it->is_number_integer() ? it->get<std::int64_t>() : fallback;
-}
-
-std::map<std::string, std::string> get_map(const json& j, const char* key) {
-  std::map<std::string, std::string> out;
-  auto it = j.find(key);
-  if (it == j.end() || !it->is_object()) return out;
-  for (const auto& [k, v] : it->items()) {
-    if (v.is_string()) out[k] = v.get<std::string>();
-  }
-  return out;
-}
+using sdk::get_bool;
+using sdk::get_int;
+using sdk::get_string;
+using sdk::get_string_map;
 
 }  // namespace
 
@@ -58,9 +38,9 @@ sdk::Result<SshRole> decode_role(std::string_view key, std::string_view text) {
   r.allow_bare_domains = get_bool(j, "allow_bare_domains");
   r.allow_subdomains = get_bool(j, "allow_subdomains");
   r.allowed_extensions = get_string(j, "allowed_extensions");
-  r.default_extensions = get_map(j, "default_extensions");
+  r.default_extensions = get_string_map(j, "default_extensions");
   r.allowed_critical_options = get_string(j, "allowed_critical_options");
-  r.default_critical_options = get_map(j, "default_critical_options");
+  r.default_critical_options = get_string_map(j, "default_critical_options");
   r.ttl = std::chrono::seconds(get_int(j, "ttl", 0));
   r.max_ttl = std::chrono::seconds(get_int(j, "max_ttl", 0));
   r.key_id_format = get_string(j, "key_id_format");
