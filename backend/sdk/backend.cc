@@ -6,6 +6,17 @@
 
 namespace leasefs::backend::sdk {
 
+Result<void> fill_request_context(Request& request, Storage* storage, const Clock* clock,
+                                  Random* random, std::string_view engine) {
+  if (request.storage == nullptr) request.storage = storage;
+  if (request.clock == nullptr) request.clock = clock;
+  if (request.random == nullptr) request.random = random;
+  if (request.storage == nullptr || request.clock == nullptr || request.random == nullptr) {
+    return internal_error(std::string(engine) + ": request has no storage, clock or random");
+  }
+  return {};
+}
+
 std::string_view operation_name(Operation op) {
   switch (op) {
     case Operation::kRead: return "read";

@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "backend/sdk/fields.h"
@@ -58,6 +59,12 @@ struct BackendConfig {
   const Clock* clock = nullptr;
   Random* random = nullptr;
 };
+
+// Gives `request` the mount's storage, clock and random source where it has none (an
+// engine handler called directly rather than through the router, as tests do).
+// kInternal, naming `engine`, when one is still missing.
+Result<void> fill_request_context(Request& request, Storage* storage, const Clock* clock,
+                                  Random* random, std::string_view engine);
 
 class Backend {
  public:

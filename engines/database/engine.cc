@@ -145,13 +145,7 @@ Engine::Engine(const sdk::BackendConfig& config)
     : storage_(config.storage), clock_(config.clock), random_(config.random) {}
 
 sdk::Result<void> Engine::fill_context(sdk::Request& request) const {
-  if (request.storage == nullptr) request.storage = storage_;
-  if (request.clock == nullptr) request.clock = clock_;
-  if (request.random == nullptr) request.random = random_;
-  if (request.storage == nullptr || request.clock == nullptr || request.random == nullptr) {
-    return sdk::internal_error("database: request has no storage, clock or random");
-  }
-  return {};
+  return sdk::fill_request_context(request, storage_, clock_, random_, "database");
 }
 
 sdk::Result<std::optional<DbConfig>> Engine::read_config(sdk::Storage& storage,

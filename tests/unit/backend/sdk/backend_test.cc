@@ -1,9 +1,11 @@
 // Path patterns and the declarative engine's routing.
 #include "backend/sdk/backend.h"
 
-#include "backend/sdk/duration.h"
-
 #include <gtest/gtest.h>
+
+#include "backend/sdk/clock.h"
+#include "backend/sdk/duration.h"
+#include "backend/sdk/random.h"
 
 namespace leasefs::backend::sdk {
 namespace {
@@ -118,6 +120,41 @@ TEST(FrameworkBackendTest, ExistenceCheckIsOptional) {
   auto e = engine.exists(req);
   ASSERT_TRUE(e);
   EXPECT_FALSE(e->has_value());
+}
+
+// A storage no test reads: fill_request_context only passes the pointer on.
+class UnusedStorage final : public Storage {
+ public:
+  Result<std::optional<std::string>> get(std::string_view) override { return unused(); }
+  Result<void> put(std::string_view, std::string_view) override { return unused(); }
+  Result<void> remove(std::string_view) override { return unused(); }
+  Result<std::vector<std::string>> list(std::string_view) override { return unused(); }
+  Result<std::vector<std::string>> list_page(std::string_view, std::string_view,
+                                             std::size_t) override {
+    return unused();
+  }
+  Result<void> apply(std::span<const StorageOp>) override { return unused(); }
+
+ private:
+  static std::unexpected<Status> unused() { return internal_error("not used by this test"); }
+};
+
+TEST(FillRequestContextTest, FillsOnlyWhatIsMissingAndNamesTheEngine) {
+  UnusedStorage mount_storage, request_storage;
+  ManualClock clock;
+  SeededRandom random(1);
+  Request request;
+  request.storage = &request_storage;
+  ASSERT_TRUE(fill_request_context(request, &mount_storage, &clock, &random, "pki").has_value());
+  EXPECT_EQ(request.storage, &request_storage);  // the request's own is kept
+  EXPECT_EQ(request.clock, &clock);
+  EXPECT_EQ(request.random, &random);
+
+  Request bare;
+  auto missing = fill_request_context(bare, &mount_storage, &clock, nullptr, "ssh");
+  ASSERT_FALSE(missing.has_value());
+  EXPECT_EQ(missing.error().code(), Code::kInternal);
+  EXPECT_EQ(missing.error().message(), "ssh: request has no storage, clock or random");
 }
 
 }  // namespace
