@@ -88,29 +88,6 @@ std::string percent_encode(std::string_view text, bool keep_slash) {
   return out;
 }
 
-sdk::Code code_for_http(int status) {
-  switch (status) {
-    case 400:
-      return sdk::Code::kInvalidArgument;
-    case 403:
-      return sdk::Code::kPermissionDenied;
-    case 404:
-      return sdk::Code::kNotFound;
-    case 405:
-      return sdk::Code::kUnsupported;
-    case 413:
-      return sdk::Code::kTooLarge;
-    case 429:
-      return sdk::Code::kResourceExhausted;
-    case 501:
-      return sdk::Code::kUnimplemented;
-    case 503:
-      return sdk::Code::kUnavailable;
-    default:
-      return status >= 500 ? sdk::Code::kInternal : sdk::Code::kInvalidArgument;
-  }
-}
-
 bool success(int status) {
   return status >= 200 && status < 300;
 }
@@ -273,7 +250,7 @@ sdk::Status response_error(const ApiReply& reply) {
   }
   std::string message = "Code: " + std::to_string(reply.status) + ".";
   message += errors.empty() ? " No error message." : " Errors: " + errors;
-  return {code_for_http(reply.status), message};
+  return {backend::api::code_for_http_status(reply.status), message};
 }
 
 std::string token_helper_path() {

@@ -15,27 +15,6 @@ namespace {
 
 constexpr std::string_view kLog = "mount.client";
 
-sdk::Code code_for_http(int status) {
-  switch (status) {
-    case 400:
-      return sdk::Code::kInvalidArgument;
-    case 403:
-      return sdk::Code::kPermissionDenied;
-    case 404:
-      return sdk::Code::kNotFound;
-    case 405:
-      return sdk::Code::kUnsupported;
-    case 413:
-      return sdk::Code::kTooLarge;
-    case 429:
-      return sdk::Code::kResourceExhausted;
-    case 503:
-      return sdk::Code::kUnavailable;
-    default:
-      return status >= 500 ? sdk::Code::kInternal : sdk::Code::kInvalidArgument;
-  }
-}
-
 // "server answered 403: permission denied" from Vault's {"errors":[...]}.
 sdk::Status http_error(int status, const std::string& body) {
   std::string text;
@@ -47,7 +26,7 @@ sdk::Status http_error(int status, const std::string& body) {
       text += e.get<std::string>().substr(0, 300);
     }
   }
-  return {code_for_http(status),
+  return {api::code_for_http_status(status),
           "server answered " + std::to_string(status) + (text.empty() ? "" : ": " + text)};
 }
 
@@ -360,7 +339,8 @@ sdk::Result<bool> VaultClient::lease_alive(const std::string& lease_id,
   sdk::wipe(r->body.data(), r->body.size());
   if (r->status == 200) return true;
   if (r->status == 400 || r->status == 404) return false;
-  return sdk::error(code_for_http(r->status), "lease lookup answered " + std::to_string(r->status));
+  return sdk::error(api::code_for_http_status(r->status),
+                    "lease lookup answered " + std::to_string(r->status));
 }
 
 sdk::Result<int> VaultClient::post_access_events(std::string_view body) {

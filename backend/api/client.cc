@@ -332,4 +332,27 @@ const std::string& Client::address() const {
   return impl_->url();
 }
 
+sdk::Code code_for_http_status(int status) {
+  switch (status) {
+    case 400:
+      return sdk::Code::kInvalidArgument;
+    case 403:
+      return sdk::Code::kPermissionDenied;
+    case 404:
+      return sdk::Code::kNotFound;
+    case 405:
+      return sdk::Code::kUnsupported;
+    case 413:
+      return sdk::Code::kTooLarge;
+    case 429:
+      return sdk::Code::kResourceExhausted;
+    case 501:
+      return sdk::Code::kUnimplemented;
+    case 503:
+      return sdk::Code::kUnavailable;
+    default:
+      return status >= 500 ? sdk::Code::kInternal : sdk::Code::kInvalidArgument;
+  }
+}
+
 }  // namespace leasefs::backend::api

@@ -51,6 +51,11 @@ struct ApiResponse {
   std::string header(std::string_view lowercase_name) const;
 };
 
+// The status code a Vault error answer stands for: 400 invalid argument, 403 permission
+// denied, 404 not found, 405 unsupported, 413 too large, 429 resource exhausted, 501
+// unimplemented, 503 unavailable; any other 5xx internal, any other 4xx invalid argument.
+sdk::Code code_for_http_status(int status);
+
 class Client {
  public:
   // Checks the options and loads the CA file; connects lazily. Errors: invalid_argument

@@ -313,5 +313,19 @@ TEST(ServerAddressTest, ParsesSchemesHostsAndPorts) {
   EXPECT_EQ(parse_server_address("http://h")->port, 80);
 }
 
+TEST(CodeForHttpStatusTest, VaultStatusesMapToCodes) {
+  EXPECT_EQ(code_for_http_status(400), Code::kInvalidArgument);
+  EXPECT_EQ(code_for_http_status(403), Code::kPermissionDenied);
+  EXPECT_EQ(code_for_http_status(404), Code::kNotFound);
+  EXPECT_EQ(code_for_http_status(405), Code::kUnsupported);
+  EXPECT_EQ(code_for_http_status(413), Code::kTooLarge);
+  EXPECT_EQ(code_for_http_status(429), Code::kResourceExhausted);
+  EXPECT_EQ(code_for_http_status(501), Code::kUnimplemented);
+  EXPECT_EQ(code_for_http_status(503), Code::kUnavailable);
+  EXPECT_EQ(code_for_http_status(500), Code::kInternal);
+  EXPECT_EQ(code_for_http_status(502), Code::kInternal);
+  EXPECT_EQ(code_for_http_status(412), Code::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace leasefs::backend::api
