@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "backend/auth/token_store.h"
 #include "backend/sdk/backend.h"
 
 namespace leasefs::backend::core {
@@ -21,6 +22,9 @@ std::vector<sdk::PathSpec> lease_paths(Core& core);
 std::vector<sdk::PathSpec> audit_paths(Core& core);
 // sys/policies/password and .../generate (password_policies.cc), for sys/.
 std::vector<sdk::PathSpec> password_policy_paths(Core& core);
+// The caller's token entry, for the backends that see the token (token_backend.cc);
+// permission denied when the token is not known.
+sdk::Result<auth::TokenEntry> caller_token(Core& core, const sdk::Request& request);
 // The expiration manager's gauges and counters, in Prometheus text, for sys/metrics.
 std::string lease_metrics_text(Core& core);
 

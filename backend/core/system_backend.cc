@@ -21,14 +21,6 @@ using sdk::Result;
 
 namespace {
 
-// The caller's token entry (sys/ is an internal backend: it sees the token).
-Result<auth::TokenEntry> caller_token(Core& core, const Request& req) {
-  auto found = core.tokens().lookup(req.client_token);
-  if (!found) return sdk::error(found.error());
-  if (!found->has_value()) return sdk::error(sdk::Code::kPermissionDenied, "permission denied");
-  return std::move(**found);
-}
-
 // "secret/tune" -> {"secret", true}: Vault routes mounts/<path>/tune before mounts/<path>.
 std::pair<std::string, bool> split_tune(const std::string& path) {
   constexpr std::string_view kTune = "/tune";

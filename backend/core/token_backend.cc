@@ -16,14 +16,14 @@ using sdk::Request;
 using sdk::Response;
 using sdk::Result;
 
-namespace {
-
-Result<auth::TokenEntry> caller(Core& core, const Request& req) {
+Result<auth::TokenEntry> caller_token(Core& core, const Request& req) {
   auto found = core.tokens().lookup(req.client_token);
   if (!found) return sdk::error(found.error());
   if (!found->has_value()) return sdk::error(sdk::Code::kPermissionDenied, "permission denied");
   return std::move(**found);
 }
+
+namespace {
 
 // Root tokens, and tokens whose ACL grants sudo on the path, may make orphans, periodic
 // tokens and tokens with chosen ids.
@@ -55,7 +55,7 @@ std::vector<FieldSpec> create_fields() {
 }
 
 Result<Response> create(Core& core, Request& req, const FieldData& d, bool orphan_path) {
-  auto parent = caller(core, req);
+  auto parent = caller_token(core, req);
   if (!parent) return sdk::error(parent.error());
   if (d.has("role_name") && !d.string("role_name").empty()) {
     return sdk::error(sdk::Code::kUnimplemented, "token roles are not supported by leasefs");
@@ -168,7 +168,7 @@ class TokenBackend final : public sdk::FrameworkBackend {
                  }}}});
 
     auto lookup_self = [c](Request& r, const FieldData&) -> Result<Response> {
-      auto me = caller(*c, r);
+      auto me = caller_token(*c, r);
       if (!me) return sdk::error(me.error());
       return lookup(*c, *me, r.client_token);
     };
@@ -195,11 +195,12 @@ class TokenBackend final : public sdk::FrameworkBackend {
 
     p.push_back({.pattern = "renew-self",
                  .fields = renew_fields,
-                 .operations = {{Operation::kUpdate, [c](Request& r, const FieldData& d) -> Result<Response> {
-                   auto me = caller(*c, r);
-                   if (!me) return sdk::error(me.error());
-                   return renew(*c, r, *me, d, r.client_token);
-                 }}}});
+                 .operations = {
+                     {Operation::kUpdate, [c](Request& r, const FieldData& d) -> Result<Response> {
+                        auto me = caller_token(*c, r);
+                        if (!me) return sdk::error(me.error());
+                        return renew(*c, r, *me, d, r.client_token);
+                      }}}});
     p.push_back({.pattern = "renew",
                  .fields = renew_fields,
                  .operations = {{Operation::kUpdate, [c](Request& r, const FieldData& d) -> Result<Response> {
@@ -217,13 +218,14 @@ class TokenBackend final : public sdk::FrameworkBackend {
                    return resp;
                  }}}});
 
-    p.push_back({.pattern = "revoke-self",
-                 .operations = {{Operation::kUpdate, [c](Request& r, const FieldData&) -> Result<Response> {
-                   auto me = caller(*c, r);
-                   if (!me) return sdk::error(me.error());
-                   LEASEFS_TRY(c->tokens().revoke_tree(me->id_hash));
-                   return Response::empty();
-                 }}}});
+    p.push_back(
+        {.pattern = "revoke-self",
+         .operations = {{Operation::kUpdate, [c](Request& r, const FieldData&) -> Result<Response> {
+                           auto me = caller_token(*c, r);
+                           if (!me) return sdk::error(me.error());
+                           LEASEFS_TRY(c->tokens().revoke_tree(me->id_hash));
+                           return Response::empty();
+                         }}}});
     p.push_back({.pattern = "revoke",
                  .fields = token_field,
                  .operations = {{Operation::kUpdate, [c](Request&, const FieldData& d) -> Result<Response> {
