@@ -67,24 +67,7 @@ Result<Response> commit_version(VersionedStore& store, KeyMetadata& meta, const 
 Result<Response> read_data(VersionedStore& store, Request& request, const FieldData& d) {
   std::string path = d.string("path");
   if (path.ends_with('/')) return invalid_v2_path_response(request);
-  std::shared_lock lock(store.lock_for(path));
-  auto meta = store.metadata(path);
-  if (!meta) return sdk::error(meta.error());
-  if (!meta->has_value()) return plain_not_found();
-  const KeyMetadata& m = **meta;
-  std::uint64_t version = m.current_version;
-  if (d.integer("version") > 0) version = static_cast<std::uint64_t>(d.integer("version"));
-  auto it = m.versions.find(version);
-  if (it == m.versions.end()) return plain_not_found();
-
-  json body = {{"data", nullptr}, {"metadata", version_metadata_json(m, version)}};
-  if (is_deleted(it->second, store.now()) || it->second.destroyed) {
-    return response_with_status(std::move(body), 404);
-  }
-  auto data = store.version_data(path, version);
-  if (!data) return sdk::error(data.error());
-  body["data"] = std::move(*data);
-  return Response::with_data(std::move(body));
+  return read_version(store, path, d.integer("version"), "data", {});
 }
 
 Result<Response> write_data(VersionedStore& store, Request& request, const FieldData& d) {

@@ -29,26 +29,9 @@ void strip_values(json& object, std::int64_t depth, std::int64_t max_depth) {
 }
 
 Result<Response> read_subkeys(VersionedStore& store, Request&, const FieldData& d) {
-  std::string path = d.string("path");
-  std::shared_lock lock(store.lock_for(path));
-  auto meta = store.metadata(path);
-  if (!meta) return sdk::error(meta.error());
-  if (!meta->has_value()) return plain_not_found();
-  const KeyMetadata& m = **meta;
-  std::uint64_t version = m.current_version;
-  if (d.integer("version") > 0) version = static_cast<std::uint64_t>(d.integer("version"));
-  auto it = m.versions.find(version);
-  if (it == m.versions.end()) return plain_not_found();
-
-  json body = {{"subkeys", nullptr}, {"metadata", version_metadata_json(m, version)}};
-  if (is_deleted(it->second, store.now()) || it->second.destroyed) {
-    return response_with_status(std::move(body), 404);
-  }
-  auto data = store.version_data(path, version);
-  if (!data) return sdk::error(data.error());
-  strip_values(*data, 1, d.integer("depth"));
-  body["subkeys"] = std::move(*data);
-  return Response::with_data(std::move(body));
+  const std::int64_t depth = d.integer("depth");
+  return read_version(store, d.string("path"), d.integer("version"), "subkeys",
+                      [depth](json& data) { strip_values(data, 1, depth); });
 }
 
 }  // namespace

@@ -463,6 +463,30 @@ std::optional<json> parse_json(std::string_view text) {
   return j;
 }
 
+sdk::Result<sdk::Response> read_version(VersionedStore& store, const std::string& path,
+                                        std::int64_t requested, const char* data_key,
+                                        const std::function<void(json&)>& shape) {
+  std::shared_lock lock(store.lock_for(path));
+  auto meta = store.metadata(path);
+  if (!meta) return sdk::error(meta.error());
+  if (!meta->has_value()) return plain_not_found();
+  const KeyMetadata& m = **meta;
+  const std::uint64_t version =
+      requested > 0 ? static_cast<std::uint64_t>(requested) : m.current_version;
+  auto it = m.versions.find(version);
+  if (it == m.versions.end()) return plain_not_found();
+
+  json body = {{data_key, nullptr}, {"metadata", version_metadata_json(m, version)}};
+  if (is_deleted(it->second, store.now()) || it->second.destroyed) {
+    return response_with_status(std::move(body), 404);
+  }
+  auto data = store.version_data(path, version);
+  if (!data) return sdk::error(data.error());
+  if (shape) shape(*data);
+  body[data_key] = std::move(*data);
+  return sdk::Response::with_data(std::move(body));
+}
+
 sdk::Response response_with_status(json data, int status) {
   sdk::Response r = sdk::Response::with_data(std::move(data));
   r.status = status;

@@ -14,15 +14,15 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <shared_mutex>
-#include <unordered_map>
-#include <memory>
-#include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -188,6 +188,15 @@ inline std::unexpected<sdk::Status> plain_not_found() {
 
 // A Response with data and a non-default HTTP status.
 sdk::Response response_with_status(json data, int status);
+
+// GET data/ and subkeys/ of `path`: version `requested` (> 0), else the current one,
+// answered as {data_key: ..., "metadata": {...}}. The version's data goes through
+// `shape` (may be empty) before it is put under `data_key`. A secret or version that
+// does not exist is a plain 404; a deleted or destroyed one is a 404 that carries the
+// metadata, with data_key null (Vault's answers). Takes the path's lock for reading.
+sdk::Result<sdk::Response> read_version(VersionedStore& store, const std::string& path,
+                                        std::int64_t requested, const char* data_key,
+                                        const std::function<void(json&)>& shape);
 
 // Parses Vault's comma-int-slice field ("versions"): [1,2], ["1","2"], "1,2" or 3.
 sdk::Result<std::vector<std::int64_t>> parse_int_list(const std::string& field, const json& raw);
