@@ -618,9 +618,7 @@ sdk::Result<CoreResponse> Core::run_pipeline(CoreRequest& req, AuditTrail& trail
 
   // A refusal is audited like any request (Vault records denied requests too).
   auto deny = [&](const auth::TokenEntry* who) -> sdk::Result<CoreResponse> {
-    // Nothing is handled after a refusal, so its request entry waits for the response
-    // entry and both are written together (one write instead of two).
-    LEASEFS_TRY(audit_request(trail, req, sreq, *mount, who, false, "permission denied", true));
+    LEASEFS_TRY(audit_request(trail, req, sreq, *mount, who, false, "permission denied"));
     return permission_denied();
   };
 
@@ -675,7 +673,7 @@ sdk::Result<CoreResponse> Core::run_pipeline(CoreRequest& req, AuditTrail& trail
     if (!decision.allowed) return deny(&*token);
   }
   // Written before anything runs: a request no device recorded does not happen.
-  LEASEFS_TRY(audit_request(trail, req, sreq, *mount, token ? &*token : nullptr, true, {}, false));
+  LEASEFS_TRY(audit_request(trail, req, sreq, *mount, token ? &*token : nullptr, true, {}));
 
   bool last_use = false;
   if (token && token->num_uses > 0) {
@@ -838,7 +836,7 @@ json audit_data_of(const MountState& mount, const sdk::Request& sreq, bool allow
 sdk::Result<void> Core::audit_request(AuditTrail& trail, const CoreRequest& req,
                                       const sdk::Request& sreq, const MountState& mount,
                                       const auth::TokenEntry* token, bool allowed,
-                                      std::string_view error, bool defer) {
+                                      std::string_view error) {
   if (!audit_.has_devices()) return {};
   audit::AuditRequest a;
   a.id = req.id;
@@ -863,7 +861,9 @@ sdk::Result<void> Core::audit_request(AuditTrail& trail, const CoreRequest& req,
     a.auth = audit_auth_of(*token, req.client_token, *options_.clock);
     a.auth->policy_results = audit::PolicyResults{.allowed = allowed, .granting_policies = trail.granting};
   }
-  if (defer) {
+  if (!allowed) {
+    // Nothing is handled after a refusal, so its request entry waits for the response
+    // entry and both are written together (one write instead of two).
     trail.deferred = audit_.defer_request(error);
     trail.request = std::move(a);
     return {};

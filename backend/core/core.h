@@ -190,12 +190,12 @@ class Core {
   };
   sdk::Result<CoreResponse> run_pipeline(CoreRequest& request, AuditTrail& trail);
   // Writes the request entry (when a device is enabled); an error means no device
-  // recorded it and the request must not run. With `defer` (a refusal: nothing runs)
-  // the entry is only prepared, and written with the response entry.
+  // recorded it and the request must not run. A refusal's entry (not `allowed`: nothing
+  // runs) is only prepared, and written with the response entry.
   sdk::Result<void> audit_request(AuditTrail& trail, const CoreRequest& request,
                                   const sdk::Request& engine_request, const MountState& mount,
                                   const auth::TokenEntry* token, bool allowed,
-                                  std::string_view error, bool defer);
+                                  std::string_view error);
   sdk::Result<void> audit_response(const AuditTrail& trail,
                                    const sdk::Result<CoreResponse>& result);
   sdk::Result<nlohmann::json> issue_login_token(const CoreRequest& request,

@@ -47,11 +47,12 @@ std::vector<PathSpec> role_paths(const std::shared_ptr<Engine>& engine,
                                  RoleHandlers<Engine> handlers, std::vector<FieldSpec> fields,
                                  std::string synopsis) {
   std::vector<PathSpec> paths;
-  paths.push_back({.pattern = "roles",
-                   .fields = {},
-                   .operations = {{Operation::kList, bind_engine_handler(engine, handlers.list)}},
-                   .existence = {},
-                   .synopsis = "List the roles."});
+  paths.push_back(
+      {.pattern = "roles",
+       .fields = {},
+       .operations = {{Operation::kList, bind_engine_handler(engine, std::move(handlers.list))}},
+       .existence = {},
+       .synopsis = "List the roles."});
   Handler write = bind_engine_handler(engine, std::move(handlers.write));
   paths.push_back(
       {.pattern = "roles/{name}",
