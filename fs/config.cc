@@ -385,7 +385,7 @@ sdk::Result<MountConfig> parse_mount_config(const json& config) {
     const json& m = **mount;
     LEASEFS_TRY(check_keys(m,
                            {"allow_other", "uid", "gid", "revoke_on_exit", "spool_file",
-                            "static_ttl", "revocation_check"},
+                            "static_ttl", "revocation_check", "passthrough"},
                            "mount"));
     auto allow_other = bool_member(m, "allow_other", "mount", false);
     if (!allow_other) return sdk::error(allow_other.error());
@@ -393,6 +393,9 @@ sdk::Result<MountConfig> parse_mount_config(const json& config) {
     auto revoke = bool_member(m, "revoke_on_exit", "mount", false);
     if (!revoke) return sdk::error(revoke.error());
     out.mount.revoke_on_exit = *revoke;
+    auto passthrough = bool_member(m, "passthrough", "mount", true);
+    if (!passthrough) return sdk::error(passthrough.error());
+    out.mount.passthrough = *passthrough;
     auto uid = id_member(m, "uid", "mount");
     if (!uid) return sdk::error(uid.error());
     out.mount.uid = uid->value_or(0);

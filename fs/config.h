@@ -79,6 +79,10 @@ struct MountOptions {
   // How often a live lease is looked up on the server, so one revoked there stops being
   // served; 0 turns the check off (then a revocation is seen at the next renewal).
   std::chrono::milliseconds revocation_check{30'000};
+  // Shared files' reads served by the kernel from a backing file (fs/passthrough.h)
+  // when the kernel offers FUSE passthrough and the daemon may use it; false: every read
+  // is a request to the daemon (and a handle held past its lease reads EIO, not EOF).
+  bool passthrough = true;
 };
 
 struct MountConfig {

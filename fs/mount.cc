@@ -8,6 +8,7 @@
 #include <cstring>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,7 @@
 #include "fs/exit_codes.h"
 #include "fs/fuse_loop.h"
 #include "fs/mountinfo.h"
+#include "fs/passthrough.h"
 #include "fs/secret_source.h"
 #include "fs/vault_client.h"
 
@@ -45,6 +47,22 @@ constexpr std::string_view kLog = "mount";
 constexpr fuse_ino_t kRootIno = FUSE_ROOT_ID;
 // Lease files in .leasefs/leases/ get inode numbers above every static one.
 constexpr fuse_ino_t kLeaseInoBase = fuse_ino_t{1} << 40;
+// A secret file served through passthrough gets a new inode number (a "generation")
+// when its content changes while handles on the old content are open: the kernel allows
+// one backing file per inode. Generation g > 0 of static inode b is kGenerationBit | g << 32 | b.
+constexpr fuse_ino_t kGenerationBit = fuse_ino_t{1} << 62;
+constexpr fuse_ino_t kStaticInoMask = 0xffffffff;
+
+fuse_ino_t static_ino(fuse_ino_t ino) {
+  return (ino & kGenerationBit) != 0 ? ino & kStaticInoMask : ino;
+}
+
+std::uint32_t generation_of(fuse_ino_t ino) {
+  return (ino & kGenerationBit) != 0 ? static_cast<std::uint32_t>((ino >> 32) & 0x3fffffff) : 0;
+}
+
+bool is_lease_ino(fuse_ino_t ino) { return ino >= kLeaseInoBase && (ino & kGenerationBit) == 0; }
+
 // Names that do not exist are remembered by the kernel this long (probe storms).
 constexpr double kNegativeTimeout = 1.0;
 // The tree is fixed for the life of the mount, so its names and directory attributes
@@ -65,11 +83,28 @@ struct Node {
   std::uint32_t gid = 0;
 };
 
+// One generation of a shared secret file served through passthrough: the content its
+// backing file holds and the handles open on it (OPEN replied, RELEASE not yet seen:
+// never fewer than the kernel counts).
+struct Generation {
+  std::shared_ptr<Content> content{};
+  std::unique_ptr<BackingFile> backing{};
+  int opens = 0;
+};
+
+struct FilePassthrough {
+  std::mutex mu;
+  std::uint32_t current = 0;  // the generation lookups name
+  std::map<std::uint32_t, Generation> generations{};
+};
+
 // What an open file or directory holds.
 struct Handle {
   Kind kind = Kind::kSecret;
   std::size_t file = 0;
   Opened opened{};
+  bool passthrough = false;     // reads served by the kernel from generation's backing file
+  std::uint32_t generation = 0;
   sdk::SecureBuffer text{};  // status and lease files: a snapshot taken at open
   std::vector<std::tuple<std::string, fuse_ino_t, std::uint32_t>> entries{};  // directories
 };
@@ -136,9 +171,25 @@ class MountState {
     }
     if (auditor_) auditor_->stop();
     if (client_) client_->stop();
+    for (auto& p : passthrough_) {
+      if (!p) continue;
+      std::lock_guard lock(p->mu);
+      p->generations.clear();  // wipes and unregisters the backing files
+    }
   }
 
-  void set_session(fuse_session* se) { session_ = se; }
+  // Before the loop starts: shared files may be served through passthrough once the
+  // kernel agrees at INIT.
+  void set_session(fuse_session* se, bool passthrough) {
+    session_ = se;
+    if (!passthrough) return;
+    passthrough_.resize(config_.files.size());
+    for (std::size_t i = 0; i < config_.files.size(); ++i) {
+      if (config_.files[i].share == Share::kShared) {
+        passthrough_[i] = std::make_unique<FilePassthrough>();
+      }
+    }
+  }
 
   // ---- FUSE operations ----
   void lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
@@ -168,7 +219,8 @@ class MountState {
       return;
     }
     e.ino = it->second;
-    fill_attr(it->second, nullptr, e.attr);
+    if (nodes_[it->second].kind == Kind::kSecret) e.ino = current_ino(nodes_[it->second].file);
+    fill_attr(e.ino, nullptr, e.attr);
     e.entry_timeout = kEntryTimeout;
     e.attr_timeout = attr_timeout(it->second);
     fuse_reply_entry(req, &e);
@@ -176,7 +228,7 @@ class MountState {
 
   void getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     struct stat st {};
-    if (ino >= kLeaseInoBase) {
+    if (is_lease_ino(ino)) {
       auto v = source_->find(ino - kLeaseInoBase);
       if (!v) {
         fuse_reply_err(req, ENOENT);
@@ -246,7 +298,7 @@ class MountState {
       return;
     }
     auto h = std::make_unique<Handle>();
-    if (ino >= kLeaseInoBase) {
+    if (is_lease_ino(ino)) {
       auto v = source_->find(ino - kLeaseInoBase);
       if (!v) {
         fuse_reply_err(req, ENOENT);
@@ -265,8 +317,18 @@ class MountState {
         h->text = sdk::SecureBuffer::copy_of(std::string_view(status_text()));
       } else if (n->kind == Kind::kSecret) {
         h->file = n->file;
+        if (stale_generation(n->file, generation_of(ino))) {
+          // The caller's path names an inode whose backing file holds other content:
+          // ESTALE makes the kernel look the name up again (LOOKUP_REVAL) and retry the
+          // open on the current inode. Nothing was read, so nothing is audited.
+          ++stale_retries_;
+          fuse_reply_err(req, ESTALE);
+          return;
+        }
         int err = open_secret(req, n->file, *h);
+        if (err == 0) err = attach_backing(generation_of(ino), *h);
         if (err != 0) {
+          if (h->opened.record) source_->release(h->opened);
           fuse_reply_err(req, err);
           return;
         }
@@ -283,13 +345,16 @@ class MountState {
     std::vector<fuse_ino_t> resized;
     if (handle->opened.fresh) {
       for (const auto& [index, content] : handle->opened.record->contents) {
-        resized.push_back(file_inos_[index]);
+        resized.push_back(current_ino(index));
       }
     }
-    if (fuse_reply_open(req, fi) != 0) {
+    const int replied =
+        handle->passthrough
+            ? reply_open_passthrough(req, fi->fh, generation_backing_id(*handle))
+            : fuse_reply_open(req, fi);
+    if (replied != 0) {
       // The opener went away (interrupted); give the handle back.
-      if (handle->opened.record) source_->release(handle->opened);
-      delete handle;
+      release_handle(handle);
     }
     // After the reply: the files of a new response have new sizes. Attributes only
     // (offset -1), which takes no lock the kernel could be holding for this request.
@@ -301,6 +366,7 @@ class MountState {
   void read(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
     auto* h = reinterpret_cast<Handle*>(fi->fh);
     if (h->kind == Kind::kSecret) {
+      ++reads_;
       // Replies straight from the content (no copy to wipe); EIO once the lease ended
       // and took the bytes with it.
       bool live = h->opened.content->with_bytes([&](std::string_view bytes) {
@@ -317,9 +383,7 @@ class MountState {
   }
 
   void release(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
-    auto* h = reinterpret_cast<Handle*>(fi->fh);
-    if (h->opened.record) source_->release(h->opened);
-    delete h;
+    release_handle(reinterpret_cast<Handle*>(fi->fh));
     fuse_reply_err(req, 0);
   }
 
@@ -353,6 +417,7 @@ class MountState {
 
  private:
   const Node* node(fuse_ino_t ino) const {
+    ino = static_ino(ino);
     if (ino == 0 || ino >= nodes_.size()) return nullptr;
     return &nodes_[ino];
   }
@@ -452,7 +517,7 @@ class MountState {
   }
 
   void fill_attr(fuse_ino_t ino, fuse_file_info* fi, struct stat& st) const {
-    const Node& n = nodes_[ino];
+    const Node& n = nodes_[static_ino(ino)];
     st.st_ino = ino;
     st.st_mode = n.mode;
     st.st_uid = n.uid;
@@ -519,6 +584,11 @@ class MountState {
         {"files", config_.files.size()},
         {"leases", {{"live", live}, {"shared", live - per_open}, {"per_open", per_open}}},
         {"process_events", process_events_state()},
+        {"passthrough",
+         {{"enabled", passthrough_enabled()},
+          {"opens", passthrough_opens_.load()},
+          {"stale_retries", stale_retries_.load()}}},
+        {"reads", reads_.load()},
         {"opens",
          {{"allowed", opens_allowed_.load()},
           {"denied", opens_denied_.load()},
@@ -620,11 +690,139 @@ class MountState {
     return 0;
   }
 
+  bool passthrough_enabled() const {
+    return !passthrough_.empty() && passthrough_negotiated() && !passthrough_refused_.load();
+  }
+
+  FilePassthrough* file_passthrough(std::size_t index) const {
+    if (!passthrough_enabled() || index >= passthrough_.size()) return nullptr;
+    return passthrough_[index].get();
+  }
+
+  // The inode lookups give file `index`: its current generation's.
+  fuse_ino_t current_ino(std::size_t index) const {
+    const fuse_ino_t base = file_inos_[index];
+    if (index >= passthrough_.size() || !passthrough_[index]) return base;
+    FilePassthrough& p = *passthrough_[index];
+    std::lock_guard lock(p.mu);
+    return p.current == 0 ? base : kGenerationBit | (fuse_ino_t{p.current} << 32) | base;
+  }
+
+  // Whether an open of generation `generation` of file `index` must be retried on
+  // another inode: it is not the current one, or its backing file holds content whose
+  // lease ended while handles on it are still open (then the file moves to a new one).
+  bool stale_generation(std::size_t index, std::uint32_t generation) {
+    FilePassthrough* p = file_passthrough(index);
+    if (p == nullptr) return false;
+    std::lock_guard lock(p->mu);
+    if (generation != p->current) return true;
+    auto it = p->generations.find(generation);
+    if (it == p->generations.end() || it->second.opens == 0 || !it->second.content ||
+        !it->second.content->gone()) {
+      return false;
+    }
+    new_generation(*p);
+    return true;
+  }
+
+  // Makes a new current generation (the kernel may still hold inodes of older ones).
+  static void new_generation(FilePassthrough& p) {
+    std::uint32_t next = p.current + 1;
+    if (!p.generations.empty()) next = std::max(next, p.generations.rbegin()->first + 1);
+    p.current = next & 0x3fffffff;
+  }
+
+  // After a successful open_secret: serves `h` through generation `generation`'s
+  // backing file when passthrough is on for its file (h.passthrough). Returns 0, or
+  // ESTALE when the generation's backing holds other content that open handles still
+  // read (the file moves to a new generation and the kernel retries the open there).
+  // When no backing file can be made, the handle is served by the daemon's reads.
+  int attach_backing(std::uint32_t generation, Handle& h) {
+    FilePassthrough* p = file_passthrough(h.file);
+    if (p == nullptr) return 0;
+    std::lock_guard lock(p->mu);
+    if (generation != p->current) {  // moved meanwhile
+      ++stale_retries_;
+      return ESTALE;
+    }
+    Generation& g = p->generations[generation];
+    if (g.backing == nullptr || g.content != h.opened.content) {
+      if (g.opens > 0) {
+        new_generation(*p);
+        ++stale_retries_;
+        return ESTALE;
+      }
+      // No handle reads the old backing file: replace it.
+      g.backing.reset();
+      g.content = h.opened.content;
+      sdk::Result<std::unique_ptr<BackingFile>> made = sdk::internal_error("the content is gone");
+      h.opened.content->with_bytes([&](std::string_view bytes) {
+        made = BackingFile::create(fuse_session_fd(session_), bytes);
+      });
+      if (!made) {
+        if (made.error().code() == sdk::Code::kUnavailable &&
+            !passthrough_refused_.exchange(true)) {
+          sdk::log_warn(kLog, made.error().message() + "; reads go through the daemon");
+        }
+        g.content.reset();
+        if (g.opens == 0) p->generations.erase(generation);
+        return 0;
+      }
+      g.backing = std::move(*made);
+    }
+    ++g.opens;
+    ++passthrough_opens_;
+    h.passthrough = true;
+    h.generation = generation;
+    return 0;
+  }
+
+  std::int32_t generation_backing_id(const Handle& h) const {
+    FilePassthrough& p = *passthrough_[h.file];
+    std::lock_guard lock(p.mu);
+    return p.generations.at(h.generation).backing->id();
+  }
+
+  // The handle closed (or its open reply failed): give its lease and generation back.
+  void release_handle(Handle* h) {
+    if (h->passthrough) {
+      FilePassthrough& p = *passthrough_[h->file];
+      std::lock_guard lock(p.mu);
+      auto it = p.generations.find(h->generation);
+      if (it != p.generations.end() && --it->second.opens == 0 &&
+          (h->generation != p.current || it->second.content->gone())) {
+        p.generations.erase(it);  // wipes and unregisters its backing file
+      }
+    }
+    if (h->opened.record) source_->release(h->opened);
+    delete h;
+  }
+
+  // Keeper thread, at a lease's end: backing files holding its (wiped) content are
+  // wiped too; those no handle reads go.
+  void wipe_ended_backings(std::size_t index) {
+    if (index >= passthrough_.size() || !passthrough_[index]) return;
+    FilePassthrough& p = *passthrough_[index];
+    std::lock_guard lock(p.mu);
+    for (auto it = p.generations.begin(); it != p.generations.end();) {
+      Generation& g = it->second;
+      if (g.content && g.content->gone()) {
+        if (g.opens == 0) {
+          it = p.generations.erase(it);
+          continue;
+        }
+        if (g.backing) g.backing->wipe();
+      }
+      ++it;
+    }
+  }
+
   // Keeper thread: drop the kernel's view of the files and of the lease file.
   void on_lease_end(const LeaseView& v) {
     if (session_ == nullptr || stopping_) return;
     for (auto index : v.files) {
-      fuse_lowlevel_notify_inval_inode(session_, file_inos_[index], 0, 0);
+      wipe_ended_backings(index);
+      fuse_lowlevel_notify_inval_inode(session_, current_ino(index), 0, 0);
     }
     if (!v.lease_id.empty()) {
       std::string name = lease_file_name(v);
@@ -647,6 +845,10 @@ class MountState {
   std::unique_ptr<AccessAuditor> auditor_{};
   std::unique_ptr<SecretSource> source_{};
   std::atomic<std::uint64_t> opens_allowed_{0}, opens_denied_{0}, opens_failed_{0};
+  // Per config file index; set for shared files when passthrough is configured.
+  std::vector<std::unique_ptr<FilePassthrough>> passthrough_{};
+  std::atomic<bool> passthrough_refused_{false};  // the kernel refused a backing file
+  std::atomic<std::uint64_t> passthrough_opens_{0}, stale_retries_{0}, reads_{0};
 };
 
 MountState* state(fuse_req_t req) {
@@ -781,7 +983,12 @@ int run_mount(const MountConfig& config, const RunOptions& options) {
   // libfuse ends the session on SIGHUP as on SIGTERM; a HUP sent to every leasefs
   // process (a careless logrotate script) must not unmount a host's secrets.
   ::signal(SIGHUP, SIG_IGN);
-  mount_state.set_session(se);
+  if (config.mount.passthrough) {
+    if (auto hooked = negotiate_passthrough(se); !hooked) {
+      sdk::log_warn(kLog, hooked.error().message() + "; reads go through the daemon");
+    }
+  }
+  mount_state.set_session(se, config.mount.passthrough);
   fuse_daemonize(options.foreground ? 1 : 0);
   if (log_fd >= 0) {
     // From here on every log line (written to fd 2) goes to the file.

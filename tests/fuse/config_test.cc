@@ -49,6 +49,7 @@ TEST(MountConfigTest, ParsesTheIssueExample) {
   EXPECT_EQ(r->server.timeout, std::chrono::seconds(2));
   EXPECT_EQ(r->server.token_file, "/run/leasefs/token");
   EXPECT_TRUE(r->mount.allow_other);
+  EXPECT_TRUE(r->mount.passthrough);  // default
   ASSERT_EQ(r->files.size(), 7u);
   EXPECT_EQ(r->files[0].mode, 0440u);
   EXPECT_EQ(r->files[0].gid, 2000u);
@@ -75,6 +76,13 @@ TEST(MountConfigTest, ErrorsNameTheEntry) {
   EXPECT_NE(error_of(c).find("read-only"), std::string::npos);
   c["files"][0]["mode"] = 420;
   EXPECT_NE(error_of(c).find("octal"), std::string::npos);
+
+  c = base();
+  c["mount"]["passthrough"] = "no";
+  EXPECT_EQ(error_of(c), R"(mount: "passthrough" must be true or false)");
+  c["mount"]["passthrough"] = false;
+  ASSERT_TRUE(parse_mount_config(c));
+  EXPECT_FALSE(parse_mount_config(c)->mount.passthrough);
 
   c = base();
   c["files"][1]["path"] = "app/api_key";

@@ -167,11 +167,13 @@ TEST_F(MountTest, ExpiredLeaseTakesItsContentAndTheNextOpenGeneratesAnew) {
   EXPECT_NE(second, first);
 }
 
-TEST_F(MountTest, AHandleHeldOpenPastItsLeaseReadsEioNotStaleBytes) {
+TEST_F(MountTest, WithoutPassthroughAHandleHeldOpenPastItsLeaseReadsEio) {
   mount(json::parse(R"([
     {"path": "t", "secret": "auth/token/create", "method": "POST",
      "args": {"ttl": "2s", "renewable": false}, "field": "client_token"}
-  ])"));
+  ])"),
+        {{"passthrough", false}});
+  EXPECT_EQ(status_field("passthrough", "enabled"), "false");
   // A shell holds the file open (fd 3) without reading, until the test says "go".
   std::string opened = dir_ / "opened", go = dir_ / "go";
   ProcessResult late;
@@ -192,6 +194,55 @@ TEST_F(MountTest, AHandleHeldOpenPastItsLeaseReadsEioNotStaleBytes) {
   EXPECT_NE(late.err.find("Input/output error"), std::string::npos) << late.err;
   // A new open gets a new lease.
   EXPECT_FALSE(cat("t").out.empty());
+  EXPECT_NE(status_field("reads", ""), "0");
+}
+
+// With FUSE passthrough (the default where the kernel offers it) the kernel reads a
+// shared file's bytes from the mount's backing file: no read reaches the daemon. A
+// handle held past its lease reads nothing (its backing file was wiped), and while it
+// is held a new open of the same path gets the new lease, through a new inode.
+TEST_F(MountTest, WithPassthroughAHandleHeldPastItsLeaseReadsNothingAndNewOpensGetTheNewLease) {
+  mount(json::parse(R"([
+    {"path": "t", "secret": "auth/token/create", "method": "POST",
+     "args": {"ttl": "2s", "renewable": false}, "field": "client_token"},
+    {"path": "once", "secret": "auth/token/create", "method": "POST",
+     "args": {"ttl": "60s"}, "field": "client_token", "share": "per-open"}
+  ])"));
+  if (status_field("passthrough", "enabled") != "true") {
+    GTEST_SKIP() << "this kernel does not offer FUSE passthrough (Linux 6.9+, as root)";
+  }
+  // Two handles: fd 4 is read at once, fd 3 only after the lease ended.
+  std::string opened = dir_ / "opened", go = dir_ / "go", early = dir_ / "early";
+  ProcessResult late;
+  std::thread holder([&] {
+    late = run({"/bin/sh", "-c",
+                "exec 3<\"$1\" 4<\"$1\" || exit 9; cat <&4 >\"$4\"; touch \"$2\"; i=0; "
+                "while [ ! -e \"$3\" ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i+1)); done; "
+                "cat <&3",
+                "sh", mount_->path("t"), opened, go, early});
+  });
+  EXPECT_TRUE(eventually([&] { return ::access(opened.c_str(), F_OK) == 0; }));
+  const std::string first = slurp(early);
+  ASSERT_FALSE(first.empty());
+  EXPECT_TRUE(token_valid(first));
+  EXPECT_EQ(cat("t").out, first);
+  EXPECT_TRUE(eventually([&] { return xattr("t", "lease_id").empty(); }));
+  // The old inode's backing file is held open by fd 3: the open moves to a new inode.
+  const std::string second = cat("t").out;
+  EXPECT_FALSE(second.empty());
+  EXPECT_NE(second, first);
+  EXPECT_TRUE(token_valid(second));
+  EXPECT_NE(status_field("passthrough", "stale_retries"), "0");
+  std::ofstream(go) << "";
+  holder.join();
+  EXPECT_EQ(late.exit_code, 0) << late.err;
+  EXPECT_EQ(late.out, "");  // never the old bytes
+  EXPECT_EQ(cat("t").out, second);
+  EXPECT_EQ(status_field("passthrough", "opens"), "5");
+  EXPECT_EQ(status_field("reads", ""), "0");  // the kernel read every shared byte
+  // Per-open files are read through the daemon (each handle has its own bytes).
+  EXPECT_FALSE(cat("once").out.empty());
+  EXPECT_NE(status_field("reads", ""), "0");
 }
 
 TEST_F(MountTest, LeaseRevokedOnTheServerTakesItsContent) {

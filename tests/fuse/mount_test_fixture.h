@@ -83,10 +83,11 @@ class MountTest : public ::testing::Test {
 
   ProcessResult cat(const std::string& file) { return run({"/usr/bin/cat", mount_->path(file)}); }
 
+  // `key` "" names a top-level member.
   std::string status_field(const std::string& group, const std::string& key) {
     nlohmann::json s = nlohmann::json::parse(slurp(mount_->path(".leasefs/status")), nullptr, false);
     if (s.is_discarded()) return "(no status)";
-    return s[group][key].dump();
+    return key.empty() ? s[group].dump() : s[group][key].dump();
   }
 
   std::string xattr(const std::string& file, const std::string& name) {
