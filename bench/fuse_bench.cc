@@ -1,5 +1,6 @@
 // fuse_bench: the numbers behind bench/fuse_bench.sh.
-//   fuse_bench serve DIR [LOOP]      a minimal low-level FUSE daemon serving one fixed
+//   fuse_bench serve DIR [LOOP] [passthrough]
+//                                    a minimal low-level FUSE daemon serving one fixed
 //                                    file DIR/file: FUSE's own cost. It is set up as
 //                                    leasefs sets up a mount: the same mount options
 //                                    (default_permissions, ro, allow_other), the same entry
@@ -9,7 +10,10 @@
 //                                    fuse_session_loop_mt (clone_fd, up to 64 threads), as
 //                                    a FUSE daemon is usually written; or "leasefs", the
 //                                    mount's loop (fs/fuse_loop.h), so that leasefs and
-//                                    this daemon differ only in the work of their handlers
+//                                    this daemon differ only in the work of their handlers.
+//                                    "passthrough": opens are answered as leasefs answers
+//                                    a shared file's when the kernel offers FUSE
+//                                    passthrough (fs/passthrough.h): reads are the kernel's
 //   fuse_bench read PATH THREADS SECONDS
 //                                    open+read+close of PATH in a loop on THREADS threads;
 //                                    prints "ops_per_second"
@@ -35,6 +39,7 @@
 
 #include "backend/api/client.h"
 #include "fs/fuse_loop.h"
+#include "fs/passthrough.h"
 
 namespace {
 
@@ -74,7 +79,35 @@ void minimal_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
   fuse_reply_attr(req, &st, kTimeout);
 }
 
+bool g_passthrough = false;
+fuse_session* g_session = nullptr;
+
+// The backing file, made at the first open (after INIT said whether the kernel agreed).
+std::int32_t backing_id() {
+  static const std::unique_ptr<leasefs::fs::BackingFile> backing = [] {
+    std::unique_ptr<leasefs::fs::BackingFile> made;
+    if (!leasefs::fs::passthrough_negotiated()) {
+      std::fprintf(stderr, "fuse_bench: the kernel did not agree to passthrough\n");
+      return made;
+    }
+    auto r = leasefs::fs::BackingFile::create(fuse_session_fd(g_session),
+                                               std::string_view(kContent, sizeof kContent - 1));
+    if (!r) {
+      std::fprintf(stderr, "fuse_bench: %s\n", r.error().message().c_str());
+      return made;
+    }
+    return std::move(*r);
+  }();
+  return backing ? backing->id() : 0;
+}
+
 void minimal_open(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
+  if (g_passthrough) {
+    if (std::int32_t id = backing_id(); id > 0) {
+      leasefs::fs::reply_open_passthrough(req, 0, id);
+      return;
+    }
+  }
   fi->direct_io = 1;
   fi->keep_cache = 0;
   fi->noflush = 1;
@@ -87,7 +120,7 @@ void minimal_read(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_
   fuse_reply_buf(req, kContent + start, std::min(size, len - start));
 }
 
-int serve(const char* dir, const std::string& loop_kind) {
+int serve(const char* dir, const std::string& loop_kind, bool passthrough) {
   if (loop_kind != "libfuse" && loop_kind != "leasefs") {
     std::fprintf(stderr, "fuse_bench: LOOP is libfuse or leasefs, not %s\n", loop_kind.c_str());
     return 2;
@@ -106,6 +139,14 @@ int serve(const char* dir, const std::string& loop_kind) {
   if (se == nullptr || fuse_set_signal_handlers(se) != 0 || fuse_session_mount(se, dir) != 0) {
     std::fprintf(stderr, "fuse_bench: cannot mount %s\n", dir);
     return 1;
+  }
+  g_session = se;
+  g_passthrough = passthrough;
+  if (passthrough) {
+    if (auto hooked = leasefs::fs::negotiate_passthrough(se); !hooked) {
+      std::fprintf(stderr, "fuse_bench: %s\n", hooked.error().message().c_str());
+      return 1;
+    }
   }
   int rc = 0;
   if (loop_kind == "leasefs") {
@@ -209,15 +250,20 @@ int api_latency(const char* address, const char* token, int count) {
 
 int main(int argc, char** argv) {
   std::string mode = argc > 1 ? argv[1] : "";
-  if (mode == "serve" && (argc == 3 || argc == 4)) {
-    return serve(argv[2], argc == 4 ? argv[3] : "libfuse");
+  if (mode == "serve" && argc >= 3 && argc <= 5) {
+    const bool passthrough = argc == 5 && std::string_view(argv[4]) == "passthrough";
+    if (argc == 5 && !passthrough) {
+      std::fprintf(stderr, "fuse_bench: the last argument of serve is \"passthrough\"\n");
+      return 2;
+    }
+    return serve(argv[2], argc >= 4 ? argv[3] : "libfuse", passthrough);
   }
   if (mode == "read" && argc == 5)
     return read_loop(argv[2], std::atoi(argv[3]), std::atof(argv[4]));
   if (mode == "latency" && argc == 4) return latency(argv[2], std::atoi(argv[3]));
   if (mode == "api" && argc == 5) return api_latency(argv[2], argv[3], std::atoi(argv[4]));
   std::fprintf(stderr,
-               "usage: fuse_bench serve DIR [libfuse|leasefs] | read PATH THREADS SECONDS | "
+               "usage: fuse_bench serve DIR [libfuse|leasefs] [passthrough] | read PATH THREADS SECONDS | "
                "latency PATH COUNT |"
                " api ADDRESS TOKEN COUNT\n");
   return 2;

@@ -7,7 +7,12 @@
 # daemon is usually written: the baseline the ratio is against) and on the loop leasefs
 # uses (fs/fuse_loop.h), so the second ratio is what leasefs's handlers cost. Then
 # the first open of a dynamic secret (a per-open token) against the server's own time
-# for the same request. Besides opens per second it prints the CPU time each daemon (and
+# for the same request.
+# leasefs serves a shared file's reads through FUSE passthrough where the kernel offers
+# it (Linux 6.9+, root; fs/passthrough.h): its opens cost the daemon OPEN and RELEASE,
+# no READ. So two more columns show where that comes from: leasefs with
+# "passthrough": false (every read a request, as the minimal daemon's) and the minimal
+# daemon answering opens with a passthrough backing file too (FUSE's floor then). Besides opens per second it prints the CPU time each daemon (and
 # leasefs's server) spends per open, which moves less with a noisy neighbour than the
 # rates do.
 #   bench/fuse_bench.sh [SECONDS] [BUILD_DIR]     # defaults: 3, build/release
@@ -20,12 +25,13 @@ bench=$build/bench/fuse_bench
 [[ -x $leasefs && -x $bench ]] || { echo "build leasefs and fuse_bench first" >&2; exit 1; }
 
 dir=$(mktemp -d)
-server_pid='' mount_pid='' minimal_pid='' minimal2_pid=''
+server_pid='' mount_pid='' direct_pid='' minimal_pid='' minimal2_pid='' minimal3_pid=''
 cleanup() {
-  [[ -n $mount_pid ]] && kill "$mount_pid" 2>/dev/null && wait "$mount_pid" 2>/dev/null || true
-  [[ -n $minimal_pid ]] && kill "$minimal_pid" 2>/dev/null && wait "$minimal_pid" 2>/dev/null || true
-  [[ -n $minimal2_pid ]] && kill "$minimal2_pid" 2>/dev/null && wait "$minimal2_pid" 2>/dev/null || true
-  for m in "$dir/leasefs" "$dir/minimal" "$dir/minimal2"; do
+  local pid
+  for pid in "$mount_pid" "$direct_pid" "$minimal_pid" "$minimal2_pid" "$minimal3_pid"; do
+    [[ -n $pid ]] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
+  done
+  for m in "$dir/leasefs" "$dir/direct" "$dir/minimal" "$dir/minimal2" "$dir/minimal3"; do
     mountpoint -q "$m" 2>/dev/null && fusermount3 -uz "$m" || true
   done
   [[ -n $server_pid ]] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true
@@ -56,28 +62,39 @@ curl -sf -X PUT -H "X-Vault-Token: $token" \
   "$addr/v1/sys/audit/file" >/dev/null
 
 echo $token >"$dir/token"
-mkdir -p "$dir/leasefs" "$dir/minimal" "$dir/minimal2" /dev/shm
-cat >"$dir/mount.json" <<JSON
+mkdir -p "$dir/leasefs" "$dir/direct" "$dir/minimal" "$dir/minimal2" "$dir/minimal3" /dev/shm
+mount_config() {  # mount_config NAME PASSTHROUGH
+  cat <<JSON
 {"server": {"address": "$addr", "timeout": "5s", "auth": {"token_file": "$dir/token"}},
- "mount": {"allow_other": true, "spool_file": "$dir/spool.jsonl"},
+ "mount": {"allow_other": true, "spool_file": "$dir/spool-$1.jsonl", "passthrough": $2},
  "files": [
   {"path": "k", "secret": "secret/data/bench", "field": "k", "mode": "0444"},
   {"path": "once", "secret": "auth/token/create", "method": "POST", "args": {"ttl": "60s"},
    "field": "client_token", "share": "per-open"}]}
 JSON
+}
+mount_config leasefs true >"$dir/mount.json"
+mount_config direct false >"$dir/direct.json"
 "$leasefs" mount "$dir/leasefs" --config "$dir/mount.json" --foreground --log-level=warn \
   2>"$dir/mount.log" &
 mount_pid=$!
+"$leasefs" mount "$dir/direct" --config "$dir/direct.json" --foreground --log-level=warn \
+  2>"$dir/direct.log" &
+direct_pid=$!
 "$bench" serve "$dir/minimal" &
 minimal_pid=$!
 "$bench" serve "$dir/minimal2" leasefs &
 minimal2_pid=$!
-wait_for 15 grep -q " $dir/leasefs " /proc/self/mounts
-wait_for 15 grep -q " $dir/minimal " /proc/self/mounts
-wait_for 15 grep -q " $dir/minimal2 " /proc/self/mounts
+"$bench" serve "$dir/minimal3" libfuse passthrough &
+minimal3_pid=$!
+for m in leasefs direct minimal minimal2 minimal3; do
+  wait_for 15 grep -q " $dir/$m " /proc/self/mounts
+done
 tmpfs_file=$(mktemp -p /dev/shm)
 printf '0123456789abcdef0123456789abcdef\n' >"$tmpfs_file"
-cat "$dir/leasefs/k" >/dev/null   # cache the shared secret
+cat "$dir/leasefs/k" "$dir/direct/k" >/dev/null   # cache the shared secret
+passthrough=$(tr -d '\n ' <"$dir/leasefs/.leasefs/status" | grep -o '"passthrough":{[^}]*}')
+echo "leasefs passthrough: $passthrough"
 
 ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }  # utime+stime
 clk_tck=$(getconf CLK_TCK)
@@ -110,20 +127,28 @@ for ((r = 1; r <= rounds; r++)); do
     res[minimal,$t]+="$n " res[minimal_cpu,$t]+="$c "
     read -r n c < <(measure "$dir/minimal2/file" $t "$minimal2_pid")
     res[minimal2,$t]+="$n " res[minimal2_cpu,$t]+="$c "
+    read -r n c < <(measure "$dir/minimal3/file" $t "$minimal3_pid")
+    res[minimal3,$t]+="$n " res[minimal3_cpu,$t]+="$c "
     read -r n c s < <(measure "$dir/leasefs/k" $t "$mount_pid" "$server_pid")
     res[leasefs,$t]+="$n " res[mount_cpu,$t]+="$c " res[server_cpu,$t]+="$s "
+    read -r n c s < <(measure "$dir/direct/k" $t "$direct_pid" "$server_pid")
+    res[direct,$t]+="$n " res[direct_cpu,$t]+="$c " res[direct_server_cpu,$t]+="$s "
   done
 done
 echo "open+read+close per second, median of $rounds rounds of ${seconds}s (auditing on)"
 echo "  ratio: leasefs / minimal daemon on libfuse's loop (the target, >= 1.0)"
 echo "  same_loop: leasefs / minimal daemon on leasefs's loop (what leasefs's handlers cost)"
-printf '%-8s %10s %13s %13s %10s %7s %10s %9s\n' threads tmpfs minimal_libfuse \
-  minimal_leasefs leasefs ratio same_loop vs_tmpfs
+echo "  direct: leasefs with \"passthrough\": false / minimal daemon on libfuse's loop"
+echo "  vs_pt: leasefs / minimal daemon answering with a passthrough backing file"
+printf '%-8s %9s %9s %9s %9s %9s %9s %6s %6s %6s %6s %8s\n' threads tmpfs min_libfuse \
+  min_leasefs min_pt leasefs direct ratio same_loop direct vs_pt vs_tmpfs
 for t in 1 2 4; do
   a=$(median ${res[tmpfs,$t]}); b=$(median ${res[minimal,$t]})
-  b2=$(median ${res[minimal2,$t]}); c=$(median ${res[leasefs,$t]})
-  printf '%-8s %10s %13s %13s %10s %7.2f %10.2f %9.3f\n' $t "$a" "$b" "$b2" "$c" \
-    "$(echo "$c / $b" | bc -l)" "$(echo "$c / $b2" | bc -l)" "$(echo "$c / $a" | bc -l)"
+  b2=$(median ${res[minimal2,$t]}); b3=$(median ${res[minimal3,$t]})
+  c=$(median ${res[leasefs,$t]}); d=$(median ${res[direct,$t]})
+  printf '%-8s %9s %9s %9s %9s %9s %9s %6.2f %9.2f %6.2f %6.2f %8.3f\n' $t "$a" "$b" "$b2" \
+    "$b3" "$c" "$d" "$(echo "$c / $b" | bc -l)" "$(echo "$c / $b2" | bc -l)" \
+    "$(echo "$d / $b" | bc -l)" "$(echo "$c / $b3" | bc -l)" "$(echo "$c / $a" | bc -l)"
 done
 echo
 echo "CPU microseconds per open+read+close (median of the rounds): each daemon's, and for"
@@ -131,13 +156,16 @@ echo "leasefs the mount's and the server's (which ingests and audits every acces
 echo "  budget: minimal daemon on libfuse's loop / (leasefs mount + server); >= 1.0 means"
 echo "  leasefs spends no more CPU per open than FUSE's own cost. With 1 reader the loops"
 echo "  spin on a CPU that would otherwise idle, so only the 2 and 4 reader rows are a budget."
-printf '%-8s %15s %15s %12s %12s %8s\n' threads minimal_libfuse minimal_leasefs \
-  leasefs_mount leasefs_server budget
+echo "  (direct_*: the mount with \"passthrough\": false, and the server while it is read)"
+printf '%-8s %11s %11s %8s %9s %9s %7s %10s %10s %7s\n' threads min_libfuse min_leasefs \
+  min_pt mount server budget direct_mount direct_srv budget
 for t in 1 2 4; do
   b=$(median ${res[minimal_cpu,$t]}); b2=$(median ${res[minimal2_cpu,$t]})
+  b3=$(median ${res[minimal3_cpu,$t]})
   m=$(median ${res[mount_cpu,$t]}); v=$(median ${res[server_cpu,$t]})
-  printf '%-8s %15s %15s %12s %12s %8.2f\n' $t "$b" "$b2" "$m" "$v" \
-    "$(echo "$b / ($m + $v)" | bc -l)"
+  dm=$(median ${res[direct_cpu,$t]}); dv=$(median ${res[direct_server_cpu,$t]})
+  printf '%-8s %11s %11s %8s %9s %9s %7.2f %10s %10s %7.2f\n' $t "$b" "$b2" "$b3" "$m" "$v" \
+    "$(echo "$b / ($m + $v)" | bc -l)" "$dm" "$dv" "$(echo "$b / ($dm + $dv)" | bc -l)"
 done
 rm -f "$tmpfs_file"
 
