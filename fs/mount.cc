@@ -103,8 +103,9 @@ struct Handle {
   Kind kind = Kind::kSecret;
   std::size_t file = 0;
   Opened opened{};
-  bool passthrough = false;     // reads served by the kernel from generation's backing file
-  std::uint32_t generation = 0;
+  bool passthrough = false;  // reads served by the kernel from a backing file:
+  std::uint32_t generation = 0;  // generation `generation`'s,
+  std::int32_t backing_id = 0;   // registered under this id
   sdk::SecureBuffer text{};  // status and lease files: a snapshot taken at open
   std::vector<std::tuple<std::string, fuse_ino_t, std::uint32_t>> entries{};  // directories
 };
@@ -350,7 +351,7 @@ class MountState {
     }
     const int replied =
         handle->passthrough
-            ? reply_open_passthrough(req, fi->fh, generation_backing_id(*handle))
+            ? reply_open_passthrough(req, fi->fh, handle->backing_id)
             : fuse_reply_open(req, fi);
     if (replied != 0) {
       // The opener went away (interrupted); give the handle back.
@@ -774,13 +775,8 @@ class MountState {
     ++passthrough_opens_;
     h.passthrough = true;
     h.generation = generation;
+    h.backing_id = g.backing->id();
     return 0;
-  }
-
-  std::int32_t generation_backing_id(const Handle& h) const {
-    FilePassthrough& p = *passthrough_[h.file];
-    std::lock_guard lock(p.mu);
-    return p.generations.at(h.generation).backing->id();
   }
 
   // The handle closed (or its open reply failed): give its lease and generation back.
