@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -329,8 +330,10 @@ class MountState {
         int err = open_secret(req, n->file, *h);
         if (err == 0) err = attach_backing(generation_of(ino), *h);
         if (err != 0) {
+          std::vector<fuse_ino_t> resized = resized_files(h->opened);
           if (h->opened.record) source_->release(h->opened);
           fuse_reply_err(req, err);
+          invalidate_attributes(resized);
           return;
         }
       } else {
@@ -343,12 +346,7 @@ class MountState {
     fi->noflush = 1;
     fi->fh = reinterpret_cast<std::uint64_t>(h.release());
     auto* handle = reinterpret_cast<Handle*>(fi->fh);
-    std::vector<fuse_ino_t> resized;
-    if (handle->opened.fresh) {
-      for (const auto& [index, content] : handle->opened.record->contents) {
-        resized.push_back(current_ino(index));
-      }
-    }
+    std::vector<fuse_ino_t> resized = resized_files(handle->opened);
     const int replied =
         handle->passthrough
             ? reply_open_passthrough(req, fi->fh, handle->backing_id)
@@ -357,11 +355,7 @@ class MountState {
       // The opener went away (interrupted); give the handle back.
       release_handle(handle);
     }
-    // After the reply: the files of a new response have new sizes. Attributes only
-    // (offset -1), which takes no lock the kernel could be holding for this request.
-    for (auto file_ino : resized) {
-      if (session_ != nullptr) fuse_lowlevel_notify_inval_inode(session_, file_ino, -1, 0);
-    }
+    invalidate_attributes(resized);
   }
 
   void read(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
@@ -691,6 +685,21 @@ class MountState {
     return 0;
   }
 
+  // The files of a newly fetched response: they have new sizes.
+  std::vector<fuse_ino_t> resized_files(const Opened& opened) const {
+    std::vector<fuse_ino_t> out;
+    if (!opened.fresh) return out;
+    for (const auto& [index, content] : opened.record->contents) out.push_back(current_ino(index));
+    return out;
+  }
+
+  // After the reply to the open: attributes only (offset -1), which takes no lock the
+  // kernel could be holding for that request.
+  void invalidate_attributes(const std::vector<fuse_ino_t>& inos) {
+    if (session_ == nullptr) return;
+    for (auto ino : inos) fuse_lowlevel_notify_inval_inode(session_, ino, -1, 0);
+  }
+
   bool passthrough_enabled() const {
     return !passthrough_.empty() && passthrough_negotiated() && !passthrough_refused_.load();
   }
@@ -756,20 +765,19 @@ class MountState {
       // No handle reads the old backing file: replace it.
       g.backing.reset();
       g.content = h.opened.content;
-      sdk::Result<std::unique_ptr<BackingFile>> made = sdk::internal_error("the content is gone");
+      std::optional<sdk::Result<std::unique_ptr<BackingFile>>> made;
       h.opened.content->with_bytes([&](std::string_view bytes) {
         made = BackingFile::create(fuse_session_fd(session_), bytes);
       });
-      if (!made) {
-        if (made.error().code() == sdk::Code::kUnavailable &&
-            !passthrough_refused_.exchange(true)) {
-          sdk::log_warn(kLog, made.error().message() + "; reads go through the daemon");
-        }
-        g.content.reset();
-        if (g.opens == 0) p->generations.erase(generation);
+      if (!made || !*made) {
+        // This inode has no passthrough handle (opens is 0), so its reads can be the
+        // daemon's. No backing file made: the content ended meanwhile (reads get EIO).
+        if (made) backing_failed(made->error());
+        p->generations.erase(generation);
         return 0;
       }
-      g.backing = std::move(*made);
+      g.backing = std::move(**made);
+      backing_made_ = true;
     }
     ++g.opens;
     ++passthrough_opens_;
@@ -777,6 +785,20 @@ class MountState {
     h.generation = generation;
     h.backing_id = g.backing->id();
     return 0;
+  }
+
+  // The kernel refused a backing file, or one could not be made. Before any was made
+  // (no CAP_SYS_ADMIN, say) passthrough is off from then on; after, other inodes have
+  // passthrough handles that a later open of theirs must match, so only this open does
+  // without.
+  void backing_failed(const sdk::Status& why) {
+    if (!backing_made_.load() && why.code() == sdk::Code::kUnavailable) {
+      if (!passthrough_refused_.exchange(true)) {
+        sdk::log_warn(kLog, why.message() + "; reads go through the daemon");
+      }
+      return;
+    }
+    sdk::log_warn(kLog, why.message() + "; this open's reads go through the daemon");
   }
 
   // The handle closed (or its open reply failed): give its lease and generation back.
@@ -843,7 +865,8 @@ class MountState {
   std::atomic<std::uint64_t> opens_allowed_{0}, opens_denied_{0}, opens_failed_{0};
   // Per config file index; set for shared files when passthrough is configured.
   std::vector<std::unique_ptr<FilePassthrough>> passthrough_{};
-  std::atomic<bool> passthrough_refused_{false};  // the kernel refused a backing file
+  std::atomic<bool> passthrough_refused_{false};  // the kernel refused the first backing file
+  std::atomic<bool> backing_made_{false};
   std::atomic<std::uint64_t> passthrough_opens_{0}, stale_retries_{0}, reads_{0};
 };
 
