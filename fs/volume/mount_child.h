@@ -32,7 +32,8 @@ struct MountChildSpec {
 class MountChild {
  public:
   // Spawns `BINARY mount MOUNTPOINT --config FILE --foreground` and waits up to
-  // mount_timeout until MOUNTPOINT is a leasefs mount. The child gets SIGTERM when the
+  // mount_timeout until the child has sent READY=1 (to a NOTIFY_SOCKET of its own) and
+  // MOUNTPOINT is a leasefs mount. The child gets SIGTERM when the
   // thread that started it ends (PR_SET_PDEATHSIG), so a plugin that dies takes its
   // mounts with it. Errors: unavailable with the exit code and the last lines of the
   // log when the child exits first; deadline_exceeded when the mount does not appear
