@@ -989,6 +989,7 @@ int run_mount(const MountConfig& config, const RunOptions& options) {
   for (auto& a : argv_s) argv.push_back(a.data());
   fuse_args args = FUSE_ARGS_INIT(static_cast<int>(argv.size()), argv.data());
   fuse_session* se = fuse_session_new(&args, &ops, sizeof ops, &mount_state);
+  fuse_opt_free_args(&args);  // what option parsing left there (LeakSanitizer saw it)
   if (se == nullptr) {
     sdk::log_error(kLog, "cannot create the FUSE session");
     return kMountFailed;
