@@ -91,7 +91,7 @@ std::int32_t backing_id() {
       return made;
     }
     auto r = leasefs::fs::BackingFile::create(fuse_session_fd(g_session),
-                                               std::string_view(kContent, sizeof kContent - 1));
+                                              std::string_view(kContent, sizeof kContent - 1));
     if (!r) {
       std::fprintf(stderr, "fuse_bench: %s\n", r.error().message().c_str());
       return made;
@@ -262,9 +262,10 @@ int main(int argc, char** argv) {
     return read_loop(argv[2], std::atoi(argv[3]), std::atof(argv[4]));
   if (mode == "latency" && argc == 4) return latency(argv[2], std::atoi(argv[3]));
   if (mode == "api" && argc == 5) return api_latency(argv[2], argv[3], std::atoi(argv[4]));
-  std::fprintf(stderr,
-               "usage: fuse_bench serve DIR [libfuse|leasefs] [passthrough] | read PATH THREADS SECONDS | "
-               "latency PATH COUNT |"
-               " api ADDRESS TOKEN COUNT\n");
+  std::fprintf(
+      stderr,
+      "usage: fuse_bench serve DIR [libfuse|leasefs] [passthrough] | read PATH THREADS SECONDS | "
+      "latency PATH COUNT |"
+      " api ADDRESS TOKEN COUNT\n");
   return 2;
 }

@@ -62,7 +62,9 @@ std::uint32_t generation_of(fuse_ino_t ino) {
   return (ino & kGenerationBit) != 0 ? static_cast<std::uint32_t>((ino >> 32) & 0x3fffffff) : 0;
 }
 
-bool is_lease_ino(fuse_ino_t ino) { return ino >= kLeaseInoBase && (ino & kGenerationBit) == 0; }
+bool is_lease_ino(fuse_ino_t ino) {
+  return ino >= kLeaseInoBase && (ino & kGenerationBit) == 0;
+}
 
 // Names that do not exist are remembered by the kernel this long (probe storms).
 constexpr double kNegativeTimeout = 1.0;
@@ -104,7 +106,7 @@ struct Handle {
   Kind kind = Kind::kSecret;
   std::size_t file = 0;
   Opened opened{};
-  bool passthrough = false;  // reads served by the kernel from a backing file:
+  bool passthrough = false;      // reads served by the kernel from a backing file:
   std::uint32_t generation = 0;  // generation `generation`'s,
   std::int32_t backing_id = 0;   // registered under this id
   sdk::SecureBuffer text{};  // status and lease files: a snapshot taken at open
@@ -347,10 +349,9 @@ class MountState {
     fi->fh = reinterpret_cast<std::uint64_t>(h.release());
     auto* handle = reinterpret_cast<Handle*>(fi->fh);
     std::vector<fuse_ino_t> resized = resized_files(handle->opened);
-    const int replied =
-        handle->passthrough
-            ? reply_open_passthrough(req, fi->fh, handle->backing_id)
-            : fuse_reply_open(req, fi);
+    const int replied = handle->passthrough
+                            ? reply_open_passthrough(req, fi->fh, handle->backing_id)
+                            : fuse_reply_open(req, fi);
     if (replied != 0) {
       // The opener went away (interrupted); give the handle back.
       release_handle(handle);

@@ -57,7 +57,9 @@ std::uint32_t load32(const char* p) {
   return v;
 }
 
-void store32(char* p, std::uint32_t v) { std::memcpy(p, &v, sizeof v); }
+void store32(char* p, std::uint32_t v) {
+  std::memcpy(p, &v, sizeof v);
+}
 
 ssize_t device_read(int fd, void* buf, size_t len, void*) {
   const ssize_t n = ::read(fd, buf, len);
@@ -104,12 +106,14 @@ sdk::Result<void> negotiate_passthrough(fuse_session* se) {
   const int rc = fuse_session_custom_io(se, &io, fuse_session_fd(se));
   if (rc != 0) {
     return sdk::internal_error("cannot hook the FUSE device for passthrough: " +
-                         std::string(std::strerror(-rc)));
+                               std::string(std::strerror(-rc)));
   }
   return {};
 }
 
-bool passthrough_negotiated() { return g_negotiated.load(std::memory_order_relaxed); }
+bool passthrough_negotiated() {
+  return g_negotiated.load(std::memory_order_relaxed);
+}
 
 sdk::Result<std::unique_ptr<BackingFile>> BackingFile::create(int device_fd,
                                                               std::string_view bytes) {
@@ -134,8 +138,9 @@ sdk::Result<std::unique_ptr<BackingFile>> BackingFile::create(int device_fd,
   BackingMap request{.fd = memfd, .flags = 0, .padding = 0};
   const int id = ::ioctl(device_fd, kBackingOpen, &request);
   if (id <= 0) {
-    return sdk::error(sdk::Code::kUnavailable, std::string("the kernel refused a passthrough backing file: ") +
-                            std::strerror(id < 0 ? errno : EINVAL));
+    return sdk::error(sdk::Code::kUnavailable,
+                      std::string("the kernel refused a passthrough backing file: ") +
+                          std::strerror(id < 0 ? errno : EINVAL));
   }
   file->id_ = id;
   return file;
