@@ -206,7 +206,7 @@ sdk::Result<std::unique_ptr<MountChild>> MountChild::start(const MountChildSpec&
       child->stop(std::chrono::seconds(2));
       std::string tail = log_tail(spec.log_file);
       return sdk::error(sdk::Code::kDeadlineExceeded,
-                        "the mount did not appear within " +
+                        "the mount was not up (mounted and logged in) within " +
                             std::to_string(spec.mount_timeout.count()) + " ms" +
                             (tail.empty() ? "" : ": " + tail));
     }

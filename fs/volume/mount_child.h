@@ -36,7 +36,7 @@ class MountChild {
   // MOUNTPOINT is a leasefs mount. The child gets SIGTERM when the
   // thread that started it ends (PR_SET_PDEATHSIG), so a plugin that dies takes its
   // mounts with it. Errors: unavailable with the exit code and the last lines of the
-  // log when the child exits first; deadline_exceeded when the mount does not appear
+  // log when the child exits first; deadline_exceeded when the mount is not up in time
   // (the child is then stopped and the mount detached). Not thread-safe.
   static sdk::Result<std::unique_ptr<MountChild>> start(const MountChildSpec& spec);
 
