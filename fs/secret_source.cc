@@ -250,7 +250,7 @@ void SecretSource::release(const Opened& opened) {
   if (opened.record->per_open && !opened.record->ended) end_locked(opened.record, /*revoke=*/true);
 }
 
-void SecretSource::end_locked(const std::shared_ptr<LeaseRecord>& r, bool revoke) {
+void SecretSource::end_locked(std::shared_ptr<LeaseRecord> r, bool revoke) {
   if (r->ended) return;
   r->ended = true;
   r->revoke_wanted = revoke;

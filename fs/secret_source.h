@@ -156,7 +156,8 @@ class SecretSource {
                                                          const std::function<Headers()>& identity);
   bool usable(const LeaseRecord& r, std::chrono::steady_clock::time_point now) const;
   LeaseView view_locked(const LeaseRecord& r) const;
-  void end_locked(const std::shared_ptr<LeaseRecord>& r, bool revoke);
+  // By value: `r` may be the very pointer in the slot, which this resets.
+  void end_locked(std::shared_ptr<LeaseRecord> r, bool revoke);
   void keeper_loop();
   void renew(const std::shared_ptr<LeaseRecord>& r);
   void check_revoked(const std::shared_ptr<LeaseRecord>& r);

@@ -1,13 +1,19 @@
 // The mount, observed through the filesystem with ordinary tools (cat, stat, ls,
 // getfattr, setpriv, unshare) against a real `leasefs server -dev` on port 0. Every test
 // mounts in its own temporary directory; the fixture unmounts on every path.
+#include <atomic>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
+#include <mutex>
 #include <set>
 #include <sstream>
 #include <thread>
+#include <vector>
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
@@ -243,6 +249,64 @@ TEST_F(MountTest, WithPassthroughAHandleHeldPastItsLeaseReadsNothingAndNewOpensG
   // Per-open files are read through the daemon (each handle has its own bytes).
   EXPECT_FALSE(cat("once").out.empty());
   EXPECT_NE(status_field("reads", ""), "0");
+}
+
+// Readers racing lease ends: every open succeeds, also when a file moves to a new inode
+// because handles on the old content are open (passthrough); a handle caught by the end
+// of its lease reads nothing (passthrough) or EIO, never an error at open.
+// Run with passthrough (where the kernel offers it) and without.
+TEST_F(MountTest, ReadersRacingLeaseEndsNeverFailToOpen) {
+  for (bool configured : {true, false}) {
+    SCOPED_TRACE(configured ? "passthrough on" : "passthrough off");
+    mount_.reset();  // unmounts the previous round's
+    mount(json::parse(R"([
+    {"path": "t", "secret": "auth/token/create", "method": "POST",
+     "args": {"ttl": "1s", "renewable": false}, "field": "client_token"}
+  ])"),
+          {{"passthrough", configured}});
+    const bool passthrough = status_field("passthrough", "enabled") == "true";
+    const std::string path = mount_->path("t");
+    std::atomic<bool> stop{false};
+    std::atomic<int> opens{0}, empty_reads{0};
+    std::mutex mu;
+    std::set<std::string> tokens;
+    std::vector<std::string> errors;
+    auto reader = [&] {
+      while (!stop.load()) {
+        int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+          std::lock_guard lock(mu);
+          errors.push_back(std::string("open: ") + std::strerror(errno));
+          continue;
+        }
+        ++opens;
+        char buf[512];
+        const ssize_t n = ::read(fd, buf, sizeof buf);
+        const int read_errno = errno;
+        ::close(fd);
+        std::lock_guard lock(mu);
+        if (n > 0) {
+          tokens.emplace(buf, static_cast<std::size_t>(n));
+        } else if (n == 0) {
+          ++empty_reads;
+        } else if (passthrough || read_errno != EIO) {
+          errors.push_back(std::string("read: ") + std::strerror(read_errno));
+        }
+      }
+    };
+    std::vector<std::thread> readers;
+    for (int i = 0; i < 4; ++i) readers.emplace_back(reader);
+    std::this_thread::sleep_for(4500ms);
+    stop = true;
+    for (auto& t : readers) t.join();
+    EXPECT_TRUE(errors.empty()) << errors.size() << " errors, the first: " << errors.front();
+    // A token lives 1 s: over 4.5 s the readers saw at least three.
+    EXPECT_GE(tokens.size(), 3u) << opens.load() << " opens";
+    std::cout << (passthrough ? "passthrough: " : "daemon reads: ") << opens.load() << " opens, "
+              << tokens.size() << " tokens, " << empty_reads.load()
+              << " empty reads, stale_retries " << status_field("passthrough", "stale_retries")
+              << "\n";
+  }
 }
 
 TEST_F(MountTest, LeaseRevokedOnTheServerTakesItsContent) {
@@ -554,8 +618,9 @@ TEST_F(MountTest, SighupIsIgnoredAndADeadMountIsReplaced) {
   mount_->disown_mountpoint();
   mount_ = std::move(*again);
   // start() returns as soon as a leasefs mount is there, which the dead one already is.
-  EXPECT_TRUE(eventually([&] { return mount_->log().find("mounted 1 files") != std::string::npos; }))
-      << mount_->log();
+  EXPECT_TRUE(eventually([&] {
+    return mount_->log().find("mounted 1 files") != std::string::npos;
+  })) << mount_->log();
   EXPECT_NE(mount_->log().find("detached a dead leasefs mount"), std::string::npos)
       << mount_->log();
   EXPECT_EQ(cat("k").out, "k-123");
@@ -573,9 +638,9 @@ TEST_F(MountTest, SighupIsIgnoredAndADeadMountIsReplaced) {
 TEST_F(MountTest, ADaemonizedMountLogsToItsLogFile) {
   std::string mnt = dir_ / "bg", cfg = dir_ / "bg.json", log = dir_ / "bg.log";
   ASSERT_EQ(::mkdir(mnt.c_str(), 0755), 0);
-  std::ofstream(cfg) << config(json::parse(
-                                   R"([{"path": "k", "secret": "secret/data/app", "field": "api_key"}])"))
-                            .dump();
+  std::ofstream(cfg)
+      << config(json::parse(R"([{"path": "k", "secret": "secret/data/app", "field": "api_key"}])"))
+             .dump();
   // The daemon is not our child: find it through /proc to wait for its exit.
   auto daemon_alive = [&] {
     for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
@@ -605,7 +670,8 @@ TEST_F(MountTest, ADaemonizedMountLogsToItsLogFile) {
   EXPECT_NE(slurp(log).find("unmounting"), std::string::npos) << slurp(log);
   EXPECT_EQ(slurp(log).find("k-123"), std::string::npos);  // no secret values in the log
   // A log file that cannot be opened is refused before mounting.
-  auto bad = run({leasefs_binary(), "mount", mnt, "--config", cfg, "--log-file", dir_ / "no/such/log"});
+  auto bad =
+      run({leasefs_binary(), "mount", mnt, "--config", cfg, "--log-file", dir_ / "no/such/log"});
   EXPECT_EQ(bad.exit_code, 2);
   EXPECT_NE(bad.err.find("--log-file"), std::string::npos) << bad.err;
   EXPECT_FALSE(is_leasefs_mount(mnt));
