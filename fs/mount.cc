@@ -106,9 +106,10 @@ struct Handle {
   Kind kind = Kind::kSecret;
   std::size_t file = 0;
   Opened opened{};
-  bool passthrough = false;      // reads served by the kernel from a backing file:
-  std::uint32_t generation = 0;  // generation `generation`'s,
-  std::int32_t backing_id = 0;   // registered under this id
+  // Nonzero: the kernel serves reads from the backing file registered under this id,
+  // generation `generation`'s.
+  std::int32_t backing_id = 0;
+  std::uint32_t generation = 0;
   sdk::SecureBuffer text{};  // status and lease files: a snapshot taken at open
   std::vector<std::tuple<std::string, fuse_ino_t, std::uint32_t>> entries{};  // directories
 };
@@ -349,7 +350,7 @@ class MountState {
     fi->fh = reinterpret_cast<std::uint64_t>(h.release());
     auto* handle = reinterpret_cast<Handle*>(fi->fh);
     std::vector<fuse_ino_t> resized = resized_files(handle->opened);
-    const int replied = handle->passthrough
+    const int replied = handle->backing_id != 0
                             ? reply_open_passthrough(req, fi->fh, handle->backing_id)
                             : fuse_reply_open(req, fi);
     if (replied != 0) {
@@ -744,7 +745,7 @@ class MountState {
   }
 
   // After a successful open_secret: serves `h` through generation `generation`'s
-  // backing file when passthrough is on for its file (h.passthrough). Returns 0, or
+  // backing file when passthrough is on for its file (h.backing_id). Returns 0, or
   // ESTALE when the generation's backing holds other content that open handles still
   // read (the file moves to a new generation and the kernel retries the open there).
   // When no backing file can be made, the handle is served by the daemon's reads.
@@ -782,7 +783,6 @@ class MountState {
     }
     ++g.opens;
     ++passthrough_opens_;
-    h.passthrough = true;
     h.generation = generation;
     h.backing_id = g.backing->id();
     return 0;
@@ -804,7 +804,7 @@ class MountState {
 
   // The handle closed (or its open reply failed): give its lease and generation back.
   void release_handle(Handle* h) {
-    if (h->passthrough) {
+    if (h->backing_id != 0) {
       FilePassthrough& p = *passthrough_[h->file];
       std::lock_guard lock(p.mu);
       auto it = p.generations.find(h->generation);

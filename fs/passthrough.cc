@@ -63,7 +63,9 @@ void store32(char* p, std::uint32_t v) {
 
 ssize_t device_read(int fd, void* buf, size_t len, void*) {
   const ssize_t n = ::read(fd, buf, len);
-  if (n >= static_cast<ssize_t>(sizeof(fuse_in_header) + kInitInFlags2 + 4)) {
+  // INIT comes once, first: every later request skips the look.
+  if (g_init_unique.load(std::memory_order_relaxed) == 0 &&
+      n >= static_cast<ssize_t>(sizeof(fuse_in_header) + kInitInFlags2 + 4)) {
     const auto* header = static_cast<const fuse_in_header*>(buf);
     if (header->opcode == kInitOpcode) {
       const char* in = static_cast<const char*>(buf) + sizeof(fuse_in_header);

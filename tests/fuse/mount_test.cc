@@ -30,6 +30,20 @@ namespace {
 using nlohmann::json;
 using namespace std::chrono_literals;
 
+// A shell that opens `path` on fd 3 (and on fd 4 too, read at once into `early`, when
+// that is given), creates `opened`, waits up to 20 s for `go` to exist, then reads fd 3.
+ProcessResult hold_open_then_read(const std::string& path, const std::string& opened,
+                                  const std::string& go, const std::string& early = "") {
+  const std::string open_and_read_early =
+      early.empty() ? "exec 3<\"$1\" || exit 9; "
+                    : "exec 3<\"$1\" 4<\"$1\" || exit 9; cat <&4 >\"$4\"; ";
+  return run({"/bin/sh", "-c",
+              open_and_read_early + "touch \"$2\"; i=0; "
+                                    "while [ ! -e \"$3\" ] && [ $i -lt 400 ]; do sleep 0.05; "
+                                    "i=$((i+1)); done; cat <&3",
+              "sh", path, opened, go, early});
+}
+
 TEST_F(MountTest, RendersFieldJsonEnvAndTemplate) {
   mount(json::parse(R"([
     {"path": "app/api_key", "secret": "secret/data/app", "field": "api_key", "mode": "0440", "gid": 2000},
@@ -183,13 +197,7 @@ TEST_F(MountTest, WithoutPassthroughAHandleHeldOpenPastItsLeaseReadsEio) {
   // A shell holds the file open (fd 3) without reading, until the test says "go".
   std::string opened = dir_ / "opened", go = dir_ / "go";
   ProcessResult late;
-  std::thread holder([&] {
-    late = run({"/bin/sh", "-c",
-                "exec 3<\"$1\" || exit 9; touch \"$2\"; i=0; "
-                "while [ ! -e \"$3\" ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i+1)); done; "
-                "cat <&3",
-                "sh", mount_->path("t"), opened, go});
-  });
+  std::thread holder([&] { late = hold_open_then_read(mount_->path("t"), opened, go); });
   EXPECT_TRUE(eventually([&] { return ::access(opened.c_str(), F_OK) == 0; }));
   // The lease ends (2 s, not renewable) while the handle is open.
   EXPECT_TRUE(eventually([&] { return xattr("t", "lease_id").empty(); }));
@@ -220,13 +228,7 @@ TEST_F(MountTest, WithPassthroughAHandleHeldPastItsLeaseReadsNothingAndNewOpensG
   // Two handles: fd 4 is read at once, fd 3 only after the lease ended.
   std::string opened = dir_ / "opened", go = dir_ / "go", early = dir_ / "early";
   ProcessResult late;
-  std::thread holder([&] {
-    late = run({"/bin/sh", "-c",
-                "exec 3<\"$1\" 4<\"$1\" || exit 9; cat <&4 >\"$4\"; touch \"$2\"; i=0; "
-                "while [ ! -e \"$3\" ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i+1)); done; "
-                "cat <&3",
-                "sh", mount_->path("t"), opened, go, early});
-  });
+  std::thread holder([&] { late = hold_open_then_read(mount_->path("t"), opened, go, early); });
   EXPECT_TRUE(eventually([&] { return ::access(opened.c_str(), F_OK) == 0; }));
   const std::string first = slurp(early);
   ASSERT_FALSE(first.empty());
