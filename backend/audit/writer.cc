@@ -28,6 +28,27 @@ constexpr std::size_t kKeptBufferBytes = kMaxBatchBytes + (1u << 20);
 constexpr auto kSyncInterval = std::chrono::seconds(1);
 constexpr auto kIdleWake = std::chrono::seconds(1);
 
+// How long a submitting thread waits for another thread's write to end before handing
+// its entry over instead (a local file write takes a few microseconds; much longer means
+// the writing thread was preempted).
+constexpr auto kTakeOverWait = std::chrono::microseconds(20);
+
+// Spins while `busy()` holds, at most until `until`: for waits of a few microseconds on
+// another thread's write, where sleeping and being woken would cost two context
+// switches. The clock is read every 64 pauses only: reading it on every turn made the
+// spin cost more CPU than the waiting it saves.
+template <typename Busy>
+void spin_while(Busy busy, SteadyTime until) {
+  for (unsigned turn = 1; busy(); ++turn) {
+    if (turn % 64 == 0 && steady_clock::now() >= until) return;
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#else
+    std::this_thread::yield();
+#endif
+  }
+}
+
 std::int64_t steady_ns(SteadyTime t) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
 }
@@ -55,17 +76,9 @@ bool Completion::wait(SteadyTime deadline, std::string& why) {
   // A local file write takes a few microseconds: when another thread is writing and
   // will take this entry next (expect_soon), look for the outcome briefly before
   // sleeping, so the request does not pay two context switches for it.
-  // The clock is read every 64 pauses only: reading it on every turn made the spin
-  // cost more CPU than the waiting it saves.
-  const auto spin_until = steady_clock::now() + std::chrono::microseconds(50);
-  const bool spin = soon_.load(std::memory_order_relaxed);
-  for (unsigned turn = 1; spin && !settled_.load(std::memory_order_acquire); ++turn) {
-    if (turn % 64 == 0 && steady_clock::now() >= spin_until) break;
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#else
-    std::this_thread::yield();
-#endif
+  if (soon_.load(std::memory_order_relaxed)) {
+    spin_while([&] { return !settled_.load(std::memory_order_acquire); },
+               steady_clock::now() + std::chrono::microseconds(50));
   }
   std::unique_lock lock(mu_);
   cv_.wait_until(lock, deadline, [&] { return recorded_ > 0 || pending_ <= 0; });
@@ -106,8 +119,9 @@ struct DeviceWriter::State {
   sdk::Status reopen_status;           // mu
   std::string head;                    // mu; changed only by whoever holds `writing`
   // Someone (the writer thread, or a submitting thread with direct_writes) is using the
-  // sink. The fields below belong to whoever set it.
-  bool writing = false;                // mu
+  // sink. The fields below belong to whoever set it. Changed under mu only; read without
+  // it by a submitting thread waiting to take the sink over (see submit()).
+  std::atomic<bool> writing{false};  // mu
 
   // Owned by whoever holds `writing` (the writer thread before its loop); `dirty` is
   // also read and cleared under mu while nobody holds `writing` (sync_beside_writes).
@@ -436,35 +450,45 @@ sdk::Result<void> DeviceWriter::submit(std::vector<std::string> bodies, SteadyTi
     bytes += b.size();
     heads.push_back(hash_line_head(b));
   }
-  {
-    std::lock_guard lock(s.mu);
+  // With direct writes, a thread that finds another thread writing waits for that write
+  // to end (once, briefly) and then writes its entry itself. Queueing it instead would
+  // have the other thread write it while this one waits anyway: the same wait, plus a
+  // second write on the other thread's request.
+  bool waited = !s.options.direct_writes;
+  while (true) {
+    std::unique_lock lock(s.mu);
     if (s.stopping) return sdk::error(Code::kUnavailable, "the device is closing");
     if (s.queue.size() >= s.options.max_queue_entries ||
         (!s.queue.empty() && s.queued_bytes + bytes > s.options.max_queue_bytes)) {
       return sdk::error(Code::kResourceExhausted, "its queue is full");
     }
-    const bool direct = s.options.direct_writes && !s.writing && s.queue.empty() &&
-                        s.open_attempted && s.reopen_requested == s.reopen_done;
-    if (!direct) {
-      s.queue.push_back(State::Item{.bodies = std::move(bodies),
-                                    .heads = std::move(heads),
-                                    .bytes = bytes,
-                                    .deadline = deadline,
-                                    .done = std::move(done)});
-      s.queued_bytes += bytes;
-    } else {
+    const bool may_write = s.options.direct_writes && s.queue.empty() && s.open_attempted &&
+                           s.reopen_requested == s.reopen_done;
+    if (may_write && !s.writing) {
       s.writing = true;
+      break;
     }
-    if (!direct) {
-      // Whoever is writing takes the queue when done; only an idle writer thread needs
-      // waking (waking it while a submitting thread writes would only cost a switch).
-      if (s.writing) {
-        s.queue.back().done->expect_soon();
-      } else {
-        s.work_cv.notify_one();
-      }
-      return {};
+    if (may_write && !waited) {
+      lock.unlock();
+      waited = true;
+      spin_while([&] { return s.writing.load(std::memory_order_acquire); },
+                 std::min(deadline, now + kTakeOverWait));
+      continue;
     }
+    s.queue.push_back(State::Item{.bodies = std::move(bodies),
+                                  .heads = std::move(heads),
+                                  .bytes = bytes,
+                                  .deadline = deadline,
+                                  .done = std::move(done)});
+    s.queued_bytes += bytes;
+    // Whoever is writing takes the queue when done; only an idle writer thread needs
+    // waking (waking it while a submitting thread writes would only cost a switch).
+    if (s.writing) {
+      s.queue.back().done->expect_soon();
+    } else {
+      s.work_cv.notify_one();
+    }
+    return {};
   }
   // This thread writes the entry (and reports it) itself, as the writer thread would.
   std::vector<State::Item> batch;

@@ -68,7 +68,10 @@ struct WriterOptions {
   // Let a submitting thread write its entry itself when nothing else is being written
   // or queued (one write(2) instead of two thread hand-offs per entry). Only for sinks
   // whose writes cannot block for long: regular files on local filesystems (the broker
-  // decides). Entries that arrive while a write is in progress still go to the thread.
+  // decides). A thread that finds another one writing waits up to 20 µs for that write
+  // to end and then writes its own entry; past that (the writing thread was preempted,
+  // or the disk is slow) it queues the entry for whoever writes next, and entries that
+  // arrive while some are queued are queued behind them, to keep their order.
   bool direct_writes = false;
 };
 

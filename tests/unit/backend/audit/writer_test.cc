@@ -23,7 +23,8 @@ struct SinkControl {
   std::condition_variable cv;
   bool blocked = false;
   std::string written;
-  int writes = 0;
+  int entered = 0;  // write() calls begun
+  int writes = 0;   // write() calls done
 
   void block() {
     std::lock_guard lock(mu);
@@ -45,6 +46,8 @@ class BlockingSink final : public Sink {
   sdk::Result<LogTail> open(SteadyTime) override { return LogTail{}; }
   sdk::Result<void> write(std::string_view bytes, SteadyTime) override {
     std::unique_lock lock(control_->mu);
+    ++control_->entered;
+    control_->cv.notify_all();
     control_->cv.wait(lock, [&] { return !control_->blocked; });
     control_->written.append(bytes);
     ++control_->writes;
@@ -210,6 +213,78 @@ TEST(WriterTest, EntriesOfOneWriteShareAChainInOrder) {
     prev = hash;
   }
   EXPECT_EQ(control->written, expected);
+}
+
+// With direct writes, threads write their own entries, wait for each other's writes or
+// queue behind them: every entry is recorded exactly once and the sink holds one chain.
+TEST(WriterTest, ConcurrentDirectWritersKeepOneChain) {
+  auto control = std::make_shared<SinkControl>();
+  WriterOptions options = fast_options(4096);
+  options.direct_writes = true;
+  options.timeout = std::chrono::seconds(10);
+  auto writer = DeviceWriter::start(options, std::make_unique<BlockingSink>(control), true);
+  ASSERT_TRUE(writer.has_value());
+  constexpr int kThreads = 4;
+  constexpr int kEach = 500;
+  std::atomic<int> failed{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < kEach; ++i) {
+        std::string why;
+        if (!log_one(**writer, &why)) ++failed;
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(failed.load(), 0);
+  (*writer)->stop();
+  std::string expected;
+  std::string prev(kGenesisHash);
+  std::string hash;
+  for (int i = 0; i < kThreads * kEach; ++i) {
+    append_sealed_line(kBody, prev, expected, hash);
+    prev = hash;
+  }
+  std::lock_guard lock(control->mu);
+  EXPECT_EQ(control->written.size(), expected.size());
+  EXPECT_TRUE(control->written == expected) << "the lines do not form one chain in order";
+  EXPECT_EQ((*writer)->chain_head(), prev);
+}
+
+// A thread that finds another one stuck in a direct write waits only briefly, then
+// leaves its entry queued: the entry is written as soon as the stuck write ends.
+TEST(WriterTest, ASubmitterDoesNotWaitLongForAnotherThreadsStuckWrite) {
+  auto control = std::make_shared<SinkControl>();
+  WriterOptions options = fast_options();
+  options.direct_writes = true;
+  options.timeout = std::chrono::seconds(5);
+  auto writer = DeviceWriter::start(options, std::make_unique<BlockingSink>(control), true);
+  ASSERT_TRUE(writer.has_value());
+  control->block();
+  std::atomic<bool> first_done{false};
+  std::thread first([&] {
+    EXPECT_TRUE(log_one(**writer));
+    first_done = true;
+  });
+  // Wait until the first thread is inside the sink's write.
+  {
+    std::unique_lock lock(control->mu);
+    ASSERT_TRUE(
+        control->cv.wait_for(lock, std::chrono::seconds(5), [&] { return control->entered == 1; }));
+  }
+  auto done = std::make_shared<Completion>(1);
+  const auto start = steady_clock::now();
+  ASSERT_TRUE((*writer)->submit({kBody}, steady_clock::now() + options.timeout, done));
+  EXPECT_LT(steady_clock::now() - start, milliseconds(100)) << "submit waited for the stuck write";
+  EXPECT_FALSE(first_done.load());
+  control->release();
+  std::string why;
+  EXPECT_TRUE(done->wait(steady_clock::now() + options.timeout, why)) << why;
+  first.join();
+  (*writer)->stop();
+  std::lock_guard lock(control->mu);
+  EXPECT_EQ(control->writes, 2);
 }
 
 }  // namespace
