@@ -36,8 +36,9 @@ class MountChild {
   // MOUNTPOINT is a leasefs mount. The child gets SIGTERM when the
   // thread that started it ends (PR_SET_PDEATHSIG), so a plugin that dies takes its
   // mounts with it. Errors: unavailable with the exit code and the last lines of the
-  // log when the child exits first; deadline_exceeded when the mount is not up in time
-  // (the child is then stopped and the mount detached). Not thread-safe.
+  // log when the child exits first (a mount it left behind, dead, is detached);
+  // deadline_exceeded when the mount is not up in time (the child is then stopped and
+  // the mount detached). Not thread-safe.
   static sdk::Result<std::unique_ptr<MountChild>> start(const MountChildSpec& spec);
 
   // stop() with the default bound.

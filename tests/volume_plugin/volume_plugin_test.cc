@@ -21,6 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fs/volume/mount_child.h"
 #include "tests/fuse/mount_fixture.h"
 #include "tests/support/server_fixture.h"
 #include "tests/volume_plugin/mount_table.h"
@@ -351,6 +352,38 @@ TEST_F(VolumePluginTest, AMountThatFailsAnswersWithTheDaemonsExitCode) {
   EXPECT_EQ(post("VolumeDriver.Path", R"({"Name":"v"})").body["Mountpoint"], "");
   EXPECT_TRUE(mounts_under(dir_.path()).empty());
   expect_ok(post("VolumeDriver.Remove", R"({"Name":"v"})"));
+}
+
+// A mount daemon that dies after mounting (here: SIGKILL, as the OOM killer would) leaves
+// a dead mount behind; MountChild::start reports the exit and detaches that mount, so
+// the directory is usable again instead of failing with ENOTCONN.
+TEST_F(VolumePluginTest, AMountDaemonThatDiesAfterMountingLeavesNoDeadMount) {
+  const std::string mountpoint = dir_ / "dies";
+  ASSERT_EQ(::mkdir(mountpoint.c_str(), 0755), 0);
+  // Stands in for `leasefs`: runs the real mount, kills it once it is mounted, exits 5.
+  const std::string wrapper = dir_ / "dying-leasefs";
+  std::ofstream(wrapper) << "#!/bin/bash\n"
+                         << "'" << leasefs_binary() << "' \"$@\" &\n"
+                         << "daemon=$!\n"
+                         << "for _ in $(seq 400); do\n"
+                         << "  grep -q ' " << mountpoint << " ' /proc/self/mountinfo && break\n"
+                         << "  sleep 0.025\n"
+                         << "done\n"
+                         << "kill -KILL $daemon; wait $daemon\n"
+                         << "exit 5\n";
+  ASSERT_EQ(::chmod(wrapper.c_str(), 0755), 0);
+  auto child = leasefs::fs::volume::MountChild::start(
+      leasefs::fs::volume::MountChildSpec{.binary = wrapper,
+                                          .mountpoint = mountpoint,
+                                          .config_file = dir_ / "configs/web.json",
+                                          .log_file = dir_ / "dies.log",
+                                          .mount_timeout = 20s});
+  ASSERT_FALSE(child.has_value()) << "the wrapper's mount daemon was killed";
+  EXPECT_NE(child.error().message().find("exited with code 5"), std::string::npos)
+      << child.error().message();
+  EXPECT_TRUE(mounts_under(dir_.path()).empty()) << "a dead mount was left at " << mountpoint;
+  std::error_code ec;
+  EXPECT_TRUE(std::filesystem::is_directory(mountpoint, ec)) << ec.message();
 }
 
 TEST_F(VolumePluginTest, FilesOptionReplacesTheConfigsFiles) {
