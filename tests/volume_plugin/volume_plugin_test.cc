@@ -360,7 +360,8 @@ TEST_F(VolumePluginTest, AMountThatFailsAnswersWithTheDaemonsExitCode) {
 TEST_F(VolumePluginTest, AMountDaemonThatDiesAfterMountingLeavesNoDeadMount) {
   const std::string mountpoint = dir_ / "dies";
   ASSERT_EQ(::mkdir(mountpoint.c_str(), 0755), 0);
-  // Stands in for `leasefs`: runs the real mount, kills it once it is mounted, exits 5.
+  // Stands in for `leasefs`: runs the real mount, kills it once it is mounted, exits 5
+  // (7 if it never mounted, which fails the test: the dead mount must really happen).
   const std::string wrapper = dir_ / "dying-leasefs";
   std::ofstream(wrapper) << "#!/bin/bash\n"
                          << "'" << leasefs_binary() << "' \"$@\" &\n"
@@ -369,6 +370,7 @@ TEST_F(VolumePluginTest, AMountDaemonThatDiesAfterMountingLeavesNoDeadMount) {
                          << "  grep -q ' " << mountpoint << " ' /proc/self/mountinfo && break\n"
                          << "  sleep 0.025\n"
                          << "done\n"
+                         << "grep -q ' " << mountpoint << " ' /proc/self/mountinfo || exit 7\n"
                          << "kill -KILL $daemon; wait $daemon\n"
                          << "exit 5\n";
   ASSERT_EQ(::chmod(wrapper.c_str(), 0755), 0);
