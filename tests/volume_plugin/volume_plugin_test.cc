@@ -366,11 +366,9 @@ TEST_F(VolumePluginTest, AMountDaemonThatDiesAfterMountingLeavesNoDeadMount) {
   std::ofstream(wrapper) << "#!/bin/bash\n"
                          << "'" << leasefs_binary() << "' \"$@\" &\n"
                          << "daemon=$!\n"
-                         << "for _ in $(seq 400); do\n"
-                         << "  grep -q ' " << mountpoint << " ' /proc/self/mountinfo && break\n"
-                         << "  sleep 0.025\n"
-                         << "done\n"
-                         << "grep -q ' " << mountpoint << " ' /proc/self/mountinfo || exit 7\n"
+                         << "mounted() { grep -q ' " << mountpoint << " ' /proc/self/mountinfo; }\n"
+                         << "for _ in $(seq 400); do mounted && break; sleep 0.025; done\n"
+                         << "mounted || exit 7\n"
                          << "kill -KILL $daemon; wait $daemon\n"
                          << "exit 5\n";
   ASSERT_EQ(::chmod(wrapper.c_str(), 0755), 0);
